@@ -1,0 +1,162 @@
+"""The layered ground model: a box, ordered elevation surfaces, and one material per layer.
+
+Surfaces are elevation fields z = f(x, y) in metres. A flat surface is a number;
+otherwise a control grid of rows (first row at y0, first column at x0) spanning
+the box evenly. Between control points the elevation is the tensor-product
+interpolating spline of degree min(3, n - 1) in each direction (cubic,
+"not-a-knot" end conditions; bilinear for a 2x2 grid), so the surface passes
+through every control point and is C2 for grids of 4 or more points. The same
+B-spline is handed to gmsh, so the mesh conforms to exactly this surface.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from scipy.interpolate import NdBSpline, RectBivariateSpline
+
+
+class ModelError(ValueError):
+    """An invalid ground model; the message names the problem."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    vp: float       #: P-wave speed, m/s
+    vs: float       #: S-wave speed, m/s
+    rho: float      #: density, kg/m^3
+    damping: float  #: damping ratio (fraction of critical), dimensionless
+
+    @property
+    def mu(self) -> float:
+        """Shear modulus rho*vs^2, Pa."""
+        return self.rho * self.vs**2
+
+    @property
+    def lam(self) -> float:
+        """Lame's first parameter rho*vp^2 - 2*mu, Pa."""
+        return self.rho * self.vp**2 - 2.0 * self.mu
+
+
+@dataclass(frozen=True)
+class BSpline2D:
+    """Graph z = sum_ij coef[i, j] B_i(x) B_j(y) of a tensor-product B-spline."""
+    tx: np.ndarray    #: (nx + kx + 1,) knots in x, m
+    ty: np.ndarray    #: (ny + ky + 1,) knots in y, m
+    coef: np.ndarray  #: (nx, ny) elevation coefficients, m
+    kx: int           #: degree in x
+    ky: int           #: degree in y
+
+    def greville(self) -> tuple[np.ndarray, np.ndarray]:
+        """Control-point abscissae (x of each pole, y of each pole), for CAD kernels."""
+        gx = np.array([self.tx[i + 1:i + self.kx + 1].mean() for i in range(self.coef.shape[0])])
+        gy = np.array([self.ty[j + 1:j + self.ky + 1].mean() for j in range(self.coef.shape[1])])
+        return gx, gy
+
+
+@dataclass(frozen=True, eq=False)
+class Surface:
+    name: str
+    control: np.ndarray          #: (ny, nx) control elevations, m; (1, 1) for a flat surface
+    x: tuple[float, float]       #: box extent in x the grid spans, m
+    y: tuple[float, float]       #: box extent in y the grid spans, m
+
+    @property
+    def is_flat(self) -> bool:
+        return bool(np.ptp(self.control) == 0.0)
+
+    @cached_property
+    def bspline(self) -> BSpline2D:
+        """The interpolating spline as B-spline data (degree 1 for a flat surface)."""
+        ny, nx = self.control.shape
+        if nx == 1 and ny == 1:
+            z = float(self.control[0, 0])
+            return BSpline2D(np.array([self.x[0]] * 2 + [self.x[1]] * 2),
+                             np.array([self.y[0]] * 2 + [self.y[1]] * 2),
+                             np.full((2, 2), z), 1, 1)
+        gx = np.linspace(*self.x, nx)
+        gy = np.linspace(*self.y, ny)
+        kx, ky = min(3, nx - 1), min(3, ny - 1)
+        spline = RectBivariateSpline(gx, gy, self.control.T, kx=kx, ky=ky, s=0)
+        tx, ty = spline.get_knots()  # full clamped knot vectors
+        coef = spline.get_coeffs().reshape(len(tx) - kx - 1, len(ty) - ky - 1)
+        return BSpline2D(tx, ty, coef, kx, ky)
+
+    def elevation(self, x, y) -> np.ndarray:
+        """Elevation (m) at points (x, y), broadcast together; extrapolates outside the box."""
+        x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+        pts = np.stack([x.ravel(), y.ravel()], axis=-1)
+        return self._spline(pts).reshape(x.shape)
+
+    @cached_property
+    def _spline(self) -> NdBSpline:
+        b = self.bspline
+        return NdBSpline((b.tx, b.ty), b.coef, (b.kx, b.ky), extrapolate=True)
+
+
+@dataclass(frozen=True, eq=False)
+class GroundModel:
+    x: tuple[float, float]          #: box extent in x, m
+    y: tuple[float, float]          #: box extent in y, m
+    z_bottom: float                 #: elevation of the model bottom (top of the halfspace), m
+    surfaces: tuple[Surface, ...]   #: top to bottom; surfaces[0] is the ground surface
+    layers: tuple[Layer, ...]       #: layers[i] lies below surfaces[i]
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    def elevations(self, x, y) -> np.ndarray:
+        """(n_surfaces, *shape) elevation of every surface at (x, y), m."""
+        return np.stack([s.elevation(x, y) for s in self.surfaces])
+
+    def layer_index(self, x, y, z) -> np.ndarray:
+        """Layer containing each point (int); -1 above the ground surface.
+
+        A point on a boundary belongs to the layer below it. Points below
+        z_bottom belong to the last layer (the halfspace continues it)."""
+        x, y, z = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float), np.asarray(z, float))
+        elev = self.elevations(x, y)
+        above = (z[None] > elev).sum(axis=0)  # surfaces lying below the point
+        index = self.n_layers - above
+        index = np.where(z > elev[0], -1, np.minimum(index, self.n_layers - 1))
+        return index.astype(np.int64)
+
+    def property_at(self, name: str, layer_index: np.ndarray) -> np.ndarray:
+        """Per-index material property (vp, vs, rho, damping, mu, lam) as an array."""
+        table = np.array([getattr(layer, name) for layer in self.layers])
+        return table[np.asarray(layer_index)]
+
+    def min_thickness(self, samples: int = 101) -> np.ndarray:
+        """(n_layers,) minimum thickness of each layer over a dense sample grid, m."""
+        gx, gy = np.meshgrid(np.linspace(*self.x, samples), np.linspace(*self.y, samples))
+        elev = np.concatenate([self.elevations(gx, gy), np.full((1, *gx.shape), self.z_bottom)])
+        return (elev[:-1] - elev[1:]).reshape(self.n_layers, -1).min(axis=1)
+
+    def validate(self, min_thickness: float = 1.0) -> None:
+        """Raise ModelError naming the first problem found."""
+        if not (self.x[1] > self.x[0] and self.y[1] > self.y[0]):
+            raise ModelError(f"model.domain: empty box x={list(self.x)} y={list(self.y)}")
+        if len(self.surfaces) != len(self.layers):
+            raise ModelError(f"model: {len(self.surfaces)} surfaces but {len(self.layers)} layers "
+                             "(layers[i] lies below surfaces[i])")
+        if len(self.surfaces) == 0:
+            raise ModelError("model.surfaces: at least the ground surface is needed")
+        for i, layer in enumerate(self.layers):
+            if not (layer.vs > 0 and layer.rho > 0):
+                raise ModelError(f"model.layers[{i}]: vs and rho must be positive (vs={layer.vs}, rho={layer.rho})")
+            if not layer.vp > np.sqrt(4.0 / 3.0) * layer.vs:
+                raise ModelError(f"model.layers[{i}]: vp={layer.vp} must exceed sqrt(4/3)*vs so the bulk "
+                                 "modulus is positive")
+            if not 0.0 <= layer.damping < 1.0:
+                raise ModelError(f"model.layers[{i}]: damping ratio {layer.damping} outside [0, 1)")
+        thick = self.min_thickness()
+        for i, t in enumerate(thick):
+            below = self.surfaces[i + 1].name if i + 1 < len(self.surfaces) else "z_bottom"
+            if t <= 0.0:
+                raise ModelError(f"model.surfaces: '{self.surfaces[i].name}' crosses '{below}' "
+                                 f"(layer {i} thickness down to {t:.3g} m)")
+            if t < min_thickness:
+                raise ModelError(f"model.layers[{i}]: too thin between '{self.surfaces[i].name}' and "
+                                 f"'{below}' ({t:.3g} m < {min_thickness} m)")
