@@ -118,9 +118,9 @@ class GroundModel:
         z_bottom belong to the last layer (the halfspace continues it)."""
         x, y, z = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float), np.asarray(z, float))
         elev = self.elevations(x, y)
-        above = (z[None] > elev).sum(axis=0)  # surfaces lying below the point
-        index = self.n_layers - above
-        index = np.where(z > elev[0], -1, np.minimum(index, self.n_layers - 1))
+        on_or_above = elev >= z[None] - 1e-9 * (1.0 + np.abs(z[None]))   # spline round-off on a boundary
+        index = on_or_above.sum(axis=0) - 1            # surfaces at or above the point, less one
+        index = np.where(z > elev[0], -1, index)
         return index.astype(np.int64)
 
     def property_at(self, name: str, layer_index: np.ndarray) -> np.ndarray:

@@ -73,7 +73,8 @@ class MomentTensorSource:
 class Receivers:
     nx: int               #: stations along x in the surface grid (0: no grid)
     ny: int               #: stations along y
-    points: np.ndarray    #: (P, 2) extra stations (x, y), m
+    points: np.ndarray    #: (P, 2) extra stations (x, y) on the ground surface, m
+    interior: np.ndarray  #: (Q, 3) stations (x, y, z) inside the model, m (added key; e.g. for buried sensors)
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ def _source(d: dict) -> PlaneWave | MomentTensorSource:
 
 
 def _receivers(d: dict, model: GroundModel) -> Receivers:
-    d = _take(d, "receivers", (), {"grid": {"nx": 0, "ny": 0}, "points": []})
+    d = _take(d, "receivers", (), {"grid": {"nx": 0, "ny": 0}, "points": [], "interior": []})
     g = _take(d["grid"], "receivers.grid", ("nx", "ny"), {})
     nx, ny = g["nx"], g["ny"]
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (nx, ny)) or (nx == 0) != (ny == 0):
@@ -229,9 +230,20 @@ def _receivers(d: dict, model: GroundModel) -> Receivers:
     outside = (pts[:, 0] < model.x[0]) | (pts[:, 0] > model.x[1]) | (pts[:, 1] < model.y[0]) | (pts[:, 1] > model.y[1])
     if outside.any():
         raise ScenarioError(f"receivers.points[{int(np.argmax(outside))}]: station {pts[outside][0].tolist()} outside the box")
-    if nx * ny + len(pts) == 0:
-        raise ScenarioError("receivers: no stations (give a grid and/or points)")
-    return Receivers(nx, ny, pts)
+    try:
+        inner = np.array(d["interior"], dtype=float).reshape(-1, 3)
+    except (TypeError, ValueError):
+        raise ScenarioError("receivers.interior: expected a list of [x, y, z] numbers") from None
+    if inner.size:
+        layer = model.layer_index(inner[:, 0], inner[:, 1], inner[:, 2])
+        bad = (layer < 0) | (inner[:, 2] < model.z_bottom) | (inner[:, 0] < model.x[0]) | (inner[:, 0] > model.x[1]) \
+            | (inner[:, 1] < model.y[0]) | (inner[:, 1] > model.y[1])
+        if bad.any():
+            raise ScenarioError(f"receivers.interior[{int(np.argmax(bad))}]: station {inner[bad][0].tolist()} "
+                                "outside the model")
+    if nx * ny + len(pts) + len(inner) == 0:
+        raise ScenarioError("receivers: no stations (give a grid, points or interior stations)")
+    return Receivers(nx, ny, pts, inner)
 
 
 def parse_scenario(text: str) -> Scenario:

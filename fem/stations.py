@@ -21,7 +21,7 @@ def station_xy(model: GroundModel, receivers: Receivers) -> np.ndarray:
 
 
 def station_xyz(model: GroundModel, receivers: Receivers) -> np.ndarray:
-    """(R, 3) station coordinates on the ground surface, m."""
+    """(R, 3) station coordinates, m: grid and points on the ground surface, then the interior stations."""
     xy = station_xy(model, receivers)
     z = model.surfaces[0].elevation(xy[:, 0], xy[:, 1])
-    return np.column_stack([xy, z])
+    return np.concatenate([np.column_stack([xy, z]), receivers.interior.reshape(-1, 3)])

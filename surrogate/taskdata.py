@@ -1,0 +1,73 @@
+"""Arrays for one task and one split, standardised with statistics of the training split."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from surrogate.dataset import TEST, TRAIN, VALIDATION, Store
+from surrogate.errors import SurrogateInputError
+from surrogate.features import TASKS, boundary_depth, forward_inputs, inverse_inputs, to_grid
+from surrogate.normalise import Normaliser
+
+
+@dataclass(frozen=True)
+class TaskArrays:
+    inputs: np.ndarray    #: (N, C) or (N, C, ny, nx) float64 physical inputs
+    targets: np.ndarray   #: (N, K) or (N, K, ny, nx) float64 physical targets
+
+
+def task_arrays(store: Store, task: str, models: np.ndarray) -> TaskArrays:
+    """Samples of `task` from the given ground models (see surrogate.features for what they are)."""
+    if task not in TASKS:
+        raise SurrogateInputError(f"unknown task '{task}'; choose one of {', '.join(TASKS)}")
+    g, b = store.ground_elevation[models], store.boundary_elevation[models]
+    if task == "forward":
+        x = forward_inputs(g, b, store.layers[models])
+        y = store.velocity[models].reshape(len(models), g.shape[1], -1).astype(np.float64)
+        return TaskArrays(x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]))
+    x, y = inverse_inputs(store.spectra[models], g), boundary_depth(g, b)
+    if task == "inverse_spatial":
+        if store.grid[0] * store.grid[1] == 0:
+            raise SurrogateInputError("inverse_spatial needs a receiver grid in the scenarios")
+        return TaskArrays(to_grid(x, store.grid), to_grid(y, store.grid))
+    return TaskArrays(x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    train: TaskArrays        #: standardised training samples
+    validation: TaskArrays   #: standardised validation samples
+    input_norm: Normaliser   #: over input features/channels, from train
+    target_norm: Normaliser  #: over target values/channels, from train
+
+
+def _channels_last(a: np.ndarray) -> np.ndarray:
+    return np.moveaxis(a, 1, -1).reshape(-1, a.shape[1]) if a.ndim == 4 else a
+
+
+def _standardise(a: np.ndarray, norm: Normaliser) -> np.ndarray:
+    return np.moveaxis(norm.apply(np.moveaxis(a, 1, -1)), -1, 1) if a.ndim == 4 else norm.apply(a)
+
+
+def prepare(store: Store, task: str) -> Prepared:
+    """Standardised train and validation arrays; statistics from the training models only."""
+    train, val = task_arrays(store, task, store.models(TRAIN)), task_arrays(store, task, store.models(VALIDATION))
+    input_norm = Normaliser.fit(_channels_last(train.inputs))
+    # waveforms: one scale for every sample, so the loss is a relative misfit and quiet components stay quiet
+    target_norm = Normaliser.fit(_channels_last(train.targets), scalar=(task == "forward"))
+    std = lambda arr: TaskArrays(_standardise(arr.inputs, input_norm), _standardise(arr.targets, target_norm))
+    return Prepared(std(train), std(val), input_norm, target_norm)
+
+
+def standardise(a: np.ndarray, norm: Normaliser) -> np.ndarray:
+    """Standardise samples (N, C) or grids (N, C, ny, nx) along C."""
+    return _standardise(a, norm)
+
+
+def revert(a: np.ndarray, norm: Normaliser) -> np.ndarray:
+    """Physical values from standardised samples (N, C) or grids (N, C, ny, nx)."""
+    return np.moveaxis(norm.revert(np.moveaxis(a, 1, -1)), -1, 1) if a.ndim == 4 else norm.revert(a)
+
+
+__all__ = ["TaskArrays", "Prepared", "task_arrays", "prepare", "standardise", "revert", "TEST"]

@@ -1,0 +1,217 @@
+"""One training script for one process or many (torchrun, srun, mpiexec): DDP, resumable.
+
+    python -m surrogate train --store S.h5 --task inverse_pointwise --out results/surrogate
+    torchrun --standalone --nproc_per_node=2 -m surrogate train ...
+
+`batch_size` is the global batch: each of W processes takes batch_size / W
+samples per step from a DistributedSampler, and DDP averages the gradients,
+so W processes take exactly the steps one process would (up to round-off).
+Output folder `OUT/<task>/`: `checkpoint.pt` (everything to resume: model,
+optimizer, scheduler, epoch, batch within the epoch, step, early-stopping
+state, RNG states, normalisation, config) and `model.pt` (the best network by
+validation loss, with what inference needs). A job that finds `checkpoint.pt`
+resumes from it; SIGTERM (Slurm's preemption signal) or `max_steps` makes it
+write the checkpoint and leave.
+"""
+from __future__ import annotations
+
+import math
+import random
+import signal
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+
+from surrogate import distributed
+from surrogate.checkpoint import load, restore_rng_states, rng_states, save_atomic
+from surrogate.dataset import load_store
+from surrogate.errors import SurrogateInputError
+from surrogate.nets import NetworkSpec, build_network
+from surrogate.taskdata import prepare
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str = "inverse_pointwise"     #: one of surrogate.features.TASKS
+    epochs: int = 200                   #: upper bound; early stopping usually ends sooner
+    batch_size: int = 256               #: global batch (all processes together), samples
+    lr: float = 2e-3                    #: peak AdamW learning rate, cosine-annealed per step
+    weight_decay: float = 1e-5          #: AdamW weight decay
+    patience: int = 25                  #: epochs without validation improvement before stopping
+    hidden: tuple[int, ...] = (256, 256, 256)   #: MLP widths
+    width: int = 32                     #: U-Net base channels
+    levels: int = 2                     #: U-Net levels
+    seed: int = 0                       #: seeds initialisation and the sampler's shuffles
+    log_every: int = 50                 #: steps between progress lines (rank 0)
+    checkpoint_every: int = 200         #: steps between checkpoints (also at every epoch end)
+    max_steps: int = 0                  #: stop (checkpointed) after this global step; 0: no limit
+
+
+@dataclass
+class Progress:
+    epoch: int = 0                      #: current epoch
+    batch: int = 0                      #: batches of this epoch already taken
+    step: int = 0                       #: optimizer steps taken in total
+    best_val: float = math.inf          #: lowest validation loss so far (standardised MSE)
+    since_best: int = 0                 #: epochs since it improved
+    history: list = field(default_factory=list)   #: per-epoch {epoch, step, train_loss, val_loss}
+
+
+class _Sigterm:
+    """Remembers a SIGTERM so the loop can checkpoint at the next step boundary."""
+
+    def __init__(self):
+        self.received = False
+        signal.signal(signal.SIGTERM, self._set)
+
+    def _set(self, *_):
+        self.received = True
+
+
+def train(config: TrainConfig, store_path: str | Path, out_dir: str | Path) -> dict:
+    """Train one task; return a summary {task, stopped, step, epoch, best_val, model}."""
+    placement = distributed.read_placement()
+    distributed.start(placement)
+    try:
+        return _train(config, store_path, Path(out_dir) / config.task, placement)
+    finally:
+        distributed.stop()
+
+
+def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
+    random.seed(cfg.seed), np.random.seed(cfg.seed), torch.manual_seed(cfg.seed)
+    store = load_store(store_path)
+    data = prepare(store, cfg.task)
+    world, dev = placement.world_size, placement.device
+    n_train = data.train.inputs.shape[0]
+    batch = min(cfg.batch_size, n_train) // world * world
+    if batch == 0:
+        raise SurrogateInputError(f"train: {n_train} training samples cannot feed {world} processes")
+    steps_per_epoch = n_train // batch
+    spec = NetworkSpec(cfg.task, data.train.inputs.shape[1], data.train.targets.shape[1],
+                       tuple(cfg.hidden), cfg.width, cfg.levels)
+    net = build_network(spec).to(dev)
+    model = DistributedDataParallel(net, device_ids=[dev] if dev.type == "cuda" else None) if world > 1 else net
+    optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * steps_per_epoch)
+    progress = Progress()
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.is_file():
+        progress = _resume(load(ckpt_path), net, optimizer, scheduler, cfg)
+    x_train, y_train = torch.from_numpy(data.train.inputs), torch.from_numpy(data.train.targets)
+    sampler = DistributedSampler(range(n_train), num_replicas=world, rank=placement.rank, shuffle=True,
+                                 seed=cfg.seed, drop_last=True)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else nullcontext()
+    sigterm, local = _Sigterm(), batch // world
+    bundle = lambda: _bundle(net, spec, cfg, data, store, progress)
+    save = lambda: placement.is_root and save_atomic(_checkpoint(net, spec, optimizer, scheduler, progress, cfg, data),
+                                                     ckpt_path)
+    clock, seen, stopped = time.perf_counter(), 0, "epochs"
+    while progress.epoch < cfg.epochs:
+        sampler.set_epoch(progress.epoch)
+        order = torch.tensor(list(sampler))
+        model.train()
+        losses = []
+        while progress.batch < steps_per_epoch:
+            idx = order[progress.batch * local:(progress.batch + 1) * local]
+            with autocast:
+                loss = torch.nn.functional.mse_loss(model(x_train[idx].to(dev)).float(), y_train[idx].to(dev))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            progress.batch, progress.step, seen = progress.batch + 1, progress.step + 1, seen + batch
+            losses.append(loss.item())
+            if placement.is_root and progress.step % cfg.log_every == 0:
+                _report(progress, cfg, steps_per_epoch, loss.item(), seen, time.perf_counter() - clock)
+            halt = _agree(sigterm.received or (cfg.max_steps and progress.step >= cfg.max_steps), dev)
+            if halt or progress.step % cfg.checkpoint_every == 0:
+                save()
+            if halt:
+                distributed.barrier()
+                return _summary(cfg, "signal" if sigterm.received else "max_steps", progress, out)
+        val = _validation_loss(model, data.validation, placement, autocast)
+        progress.history.append({"epoch": progress.epoch, "step": progress.step,
+                                 "train_loss": float(np.mean(losses)) if losses else None, "val_loss": val})
+        progress.epoch, progress.batch = progress.epoch + 1, 0
+        if val < progress.best_val:
+            progress.best_val, progress.since_best = val, 0
+            if placement.is_root:
+                save_atomic(bundle(), out / "model.pt")
+        else:
+            progress.since_best += 1
+        save()
+        if progress.since_best >= cfg.patience:
+            stopped = "early_stopping"
+            break
+    if placement.is_root and not (out / "model.pt").is_file():
+        save_atomic(bundle(), out / "model.pt")
+    distributed.barrier()
+    return _summary(cfg, stopped, progress, out)
+
+
+def _agree(flag, dev) -> bool:
+    """True on every rank if any rank wants to stop (ranks may see SIGTERM at different steps)."""
+    return bool(distributed.all_sum(torch.tensor([1.0 if flag else 0.0], device=dev)).item() > 0)
+
+
+def _validation_loss(model, val, placement, autocast) -> float:
+    """Mean squared error (standardised) over the whole validation split, shared across ranks."""
+    model.eval()
+    mine = np.array_split(np.arange(val.inputs.shape[0]), placement.world_size)[placement.rank]
+    dev = placement.device
+    total = torch.zeros(2, dtype=torch.float64, device=dev)
+    with torch.no_grad():
+        for chunk in np.array_split(mine, max(1, len(mine) // 4096)):
+            if len(chunk):
+                with autocast:
+                    pred = model(torch.from_numpy(val.inputs[chunk]).to(dev)).float()
+                err = (pred - torch.from_numpy(val.targets[chunk]).to(dev)) ** 2
+                total += torch.stack([err.sum().double(), torch.tensor(err.numel(), dtype=torch.float64, device=dev)])
+    total = distributed.all_sum(total)
+    return float(total[0] / total[1])
+
+
+def _report(progress, cfg, steps_per_epoch, loss, seen, elapsed) -> None:
+    rate = seen / max(elapsed, 1e-9)
+    left = (cfg.epochs * steps_per_epoch - progress.step) * (seen / max(progress.step, 1)) / rate
+    print(f"epoch {progress.epoch} step {progress.step} loss {loss:.4g} {rate:.0f} samples/s "
+          f"ETA {left / 60:.1f} min (at most; early stopping ends sooner)", flush=True)
+
+
+def _checkpoint(net, spec, optimizer, scheduler, progress, cfg, data) -> dict:
+    return {"model": net.state_dict(), "spec": spec.to_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "progress": asdict(progress), "rng": rng_states(), "config": asdict(cfg),
+            "input_norm": data.input_norm.to_dict(), "target_norm": data.target_norm.to_dict()}
+
+
+def _resume(ckpt, net, optimizer, scheduler, cfg) -> Progress:
+    if ckpt["config"]["task"] != cfg.task:
+        raise SurrogateInputError(f"checkpoint is for task {ckpt['config']['task']}, not {cfg.task}")
+    net.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    restore_rng_states(ckpt["rng"])
+    return Progress(**ckpt["progress"])
+
+
+def _bundle(net, spec, cfg, data, store, progress) -> dict:
+    """What inference needs: weights, network spec, normalisation and the store's acquisition."""
+    return {"model": net.state_dict(), "spec": spec.to_dict(), "config": asdict(cfg),
+            "input_norm": data.input_norm.to_dict(), "target_norm": data.target_norm.to_dict(),
+            "frequency": store.frequency, "time": store.time, "station_xy": store.station_xy,
+            "grid": store.grid, "source": store.source, "n_boundaries": store.boundary_elevation.shape[1],
+            "best_val": progress.best_val, "step": progress.step, "epoch": progress.epoch}
+
+
+def _summary(cfg, stopped, progress, out) -> dict:
+    return {"task": cfg.task, "stopped": stopped, "step": progress.step, "epoch": progress.epoch,
+            "best_val": progress.best_val if math.isfinite(progress.best_val) else None,
+            "model": str(out / "model.pt") if (out / "model.pt").is_file() else None}

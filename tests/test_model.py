@@ -1,0 +1,57 @@
+"""The ground model: surface interpolation and validation."""
+import numpy as np
+import pytest
+
+from fem.model import GroundModel, Layer, ModelError, Surface
+
+BOX = ((0.0, 400.0), (0.0, 300.0))
+
+
+def surface(control) -> Surface:
+    return Surface("s", np.atleast_2d(np.asarray(control, float)), *BOX)
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (3, 3), (4, 5), (6, 4)])
+def test_spline_passes_through_every_control_point(shape):
+    control = np.random.default_rng(1).normal(size=shape) * 10.0
+    s = surface(control)
+    gx, gy = np.meshgrid(np.linspace(*BOX[0], shape[1]), np.linspace(*BOX[1], shape[0]))
+    np.testing.assert_allclose(s.elevation(gx, gy), control, atol=1e-10)
+
+
+def test_cubic_spline_reproduces_a_cubic_exactly():
+    f = lambda x, y: 1e-6 * x**3 - 2e-6 * y**3 + 1e-4 * x * y + 3.0   # noqa: E731
+    gx, gy = np.meshgrid(np.linspace(*BOX[0], 5), np.linspace(*BOX[1], 6))
+    s = surface(f(gx, gy))
+    x, y = np.random.default_rng(2).uniform(0, 300, (2, 50))
+    np.testing.assert_allclose(s.elevation(x, y), f(x, y), atol=1e-9)
+
+
+def test_flat_surface_is_constant_everywhere():
+    s = surface([[-20.0]])
+    assert s.is_flat
+    np.testing.assert_allclose(s.elevation([0.0, 123.0, 400.0], [0.0, 45.0, 300.0]), -20.0)
+
+
+def three_layers(b12=-20.0, b23=-50.0, z_bottom=-120.0, vs=150.0) -> GroundModel:
+    layers = (Layer(500.0, vs, 1700.0, 0.02), Layer(1200.0, 400.0, 1900.0, 0.01), Layer(2000.0, 800.0, 2100.0, 0.0))
+    surfaces = (surface([[0.0]]), surface(b12), surface(b23))
+    return GroundModel(*BOX, z_bottom, surfaces, layers)
+
+
+def test_layer_index_on_and_between_boundaries():
+    model = three_layers()
+    z = np.array([5.0, 0.0, -10.0, -20.0, -30.0, -50.0, -100.0, -130.0])
+    np.testing.assert_array_equal(model.layer_index(100.0, 50.0, z), [-1, 0, 0, 1, 1, 2, 2, 2])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"b12": [[-20.0, -20.0], [-60.0, -60.0]]}, "crosses"),
+    ({"b23": -20.5}, "too thin"),
+    ({"z_bottom": -40.0}, "crosses"),
+    ({"vs": -1.0}, "vs and rho must be positive"),
+    ({"vs": 480.0}, "bulk modulus"),
+])
+def test_invalid_models_are_refused_with_a_named_problem(kwargs, message):
+    with pytest.raises(ModelError, match=message):
+        three_layers(**kwargs).validate()

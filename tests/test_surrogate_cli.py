@@ -1,0 +1,139 @@
+"""The command line: subcommands listed, predict/invert write the fixed layouts, bad inputs give one clear line."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from surrogate.cli import main
+from surrogate.column1d import simulate_columns
+from surrogate.dataset import build_store
+from surrogate.generate import generate_scenarios
+from surrogate.resultfile import write_result
+from surrogate.scenario import load_scenario
+from surrogate.spectra import Band
+from surrogate.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = """
+model:
+  domain: {x: [0.0, 200.0], y: [0.0, 200.0], z_bottom: -100.0}
+  surfaces: [{name: ground, elevation: 0.0}, {name: b12, elevation: -20.0}, {name: b23, elevation: -50.0}]
+  layers:
+    - {vp: 500.0,  vs: 150.0, rho: 1700.0, damping: 0.02}
+    - {vp: 1200.0, vs: 400.0, rho: 1900.0, damping: 0.01}
+    - {vp: 2000.0, vs: 800.0, rho: 2100.0, damping: 0.005}
+mesh: {order: 1, f_max: 4.0}
+time: {duration: 2.0, dt: 0.01}
+source: {type: plane_wave, component: x, wavelet: {type: ricker, f0: 2.0, t0: 0.6, amplitude: 0.01}}
+receivers: {grid: {nx: 4, ny: 4}, points: [[90.0, 110.0], [10.0, 190.0]]}
+output: {dt: 0.02}
+"""
+QUICK = dict(epochs=2, batch_size=16, hidden=(16,), width=4, levels=1, log_every=1000)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    scen = generate_scenarios(BASE, 6, 2, tmp / "scenarios")
+    runs = []
+    for p in scen:
+        write_result(tmp / f"{p.stem}.h5", simulate_columns(load_scenario(p)), 1, 0, 0.0, "test")
+        runs.append((p, tmp / f"{p.stem}.h5"))
+    store = build_store(runs, tmp / "store.h5", Band(0.5, 5.0, 8), (0.5, 0.25, 0.25))
+    for task in ("inverse_pointwise", "inverse_spatial", "forward"):
+        train(TrainConfig(task=task, **QUICK), store, tmp / "model")
+    return tmp, scen, runs
+
+
+def cli(*args):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "surrogate", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_the_subcommands():
+    proc = cli("--help")
+    assert proc.returncode == 0
+    for name in ("generate", "dataset", "train", "evaluate", "predict", "invert"):
+        assert name in proc.stdout
+
+
+def test_predict_writes_the_fem_result_layout(trained, tmp_path):
+    tmp, scen, runs = trained
+    assert main(["predict", str(scen[0]), "--model", str(tmp / "model"), "-o", str(tmp_path / "r.h5")]) == 0
+    with h5py.File(tmp_path / "r.h5") as f, h5py.File(runs[0][1]) as ref:
+        assert f["receivers/xyz"].dtype == np.float64 and f["receivers/xyz"].shape == (18, 3)
+        assert f["receivers/t"].dtype == np.float64
+        assert f["receivers/velocity"].dtype == np.float32
+        assert f["receivers/velocity"].shape == ref["receivers/velocity"].shape
+        np.testing.assert_allclose(f["receivers/xyz"][...], ref["receivers/xyz"][...])
+        np.testing.assert_allclose(f["receivers/t"][...], ref["receivers/t"][...])
+        assert f.attrs["engine"] == "surrogate"
+        assert yaml.safe_load(f.attrs["scenario"]) == yaml.safe_load(scen[0].read_text())
+        for key in ("version", "ranks", "dofs", "wall_seconds"):
+            assert key in f.attrs
+
+
+@pytest.mark.parametrize("network", ["inverse_pointwise", "inverse_spatial"])
+def test_invert_writes_the_estimate_layout(trained, tmp_path, network):
+    tmp, scen, runs = trained
+    out = tmp_path / "e.h5"
+    assert main(["invert", str(runs[1][1]), "--model", str(tmp / "model"), "--network", network, "-o", str(out)]) == 0
+    with h5py.File(out) as f, h5py.File(runs[1][1]) as ref:
+        np.testing.assert_allclose(f["receivers/xyz"][...], ref["receivers/xyz"][...])
+        est = f["boundaries/elevation"][...]
+    assert est.shape == (2, 18) and est.dtype == np.float64 and np.all(np.isfinite(est))
+    assert not list(tmp_path.glob(".e.h5*"))
+
+
+def test_bad_inputs_give_one_clear_line_and_fail(trained, tmp_path, capsys):
+    tmp, scen, runs = trained
+    cases = [
+        (["predict", tmp_path / "nope.yaml", "--model", tmp / "model", "-o", tmp_path / "x.h5"],
+         "scenario file not found"),
+        (["predict", scen[0], "--model", tmp_path / "empty", "-o", tmp_path / "x.h5"], "model folder not found"),
+        (["invert", tmp_path / "nope.h5", "--model", tmp / "model", "-o", tmp_path / "x.h5"], "result file not found"),
+        (["invert", scen[0], "--model", tmp / "model", "-o", tmp_path / "x.h5"], "not a readable HDF5"),
+        (["train", "--store", tmp / "store.h5", "--task", "sideways", "--out", tmp_path], "unknown task"),
+        (["dataset", tmp_path / "nope.h5", "-o", tmp_path / "s.h5"], "result file not found"),
+    ]
+    broken = dict(yaml.safe_load(scen[0].read_text()))
+    broken["model"]["layers"][1]["vs"] = -5.0
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(broken))
+    cases.append((["predict", tmp_path / "broken.yaml", "--model", tmp / "model", "-o", tmp_path / "x.h5"],
+                  "model.layers[1]"))
+    other = yaml.safe_load(scen[0].read_text())
+    other["source"]["wavelet"]["f0"] = 1.0
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    cases.append((["predict", tmp_path / "other.yaml", "--model", tmp / "model", "-o", tmp_path / "x.h5"],
+                  "source differs"))
+    (tmp_path / "cfg.yaml").write_text("learning_rate: 1.0\n")
+    cases.append((["train", "--store", tmp / "store.h5", "--task", "forward", "--config", tmp_path / "cfg.yaml",
+                   "--out", tmp_path], "unknown training setting(s) learning_rate"))
+    for args, message in cases:
+        assert main(list(map(str, args))) == 2, args
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (args, lines)
+    assert not (tmp_path / "x.h5").exists()
+    proc = cli(*cases[0][0])   # and through the interpreter: status and stderr, no traceback
+    expected = f"error: {cases[0][1]}: {tmp_path / 'nope.yaml'}"
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [expected]
+
+
+def test_generate_simulate_dataset_commands_chain(tmp_path):
+    (tmp_path / "base.yaml").write_text(BASE)
+    assert main(["generate", "--base", str(tmp_path / "base.yaml"), "--n", "3", "--seed", "1",
+                 "--out", str(tmp_path / "s")]) == 0
+    results = []
+    for p in sorted((tmp_path / "s").glob("*.yaml")):
+        assert main(["simulate-1d", str(p), "-o", str(tmp_path / f"{p.stem}.h5")]) == 0
+        results.append(str(tmp_path / f"{p.stem}.h5"))
+    assert main(["dataset", *results, "--band", "0.5", "5", "8", "-o", str(tmp_path / "store.h5")]) == 0
+    with h5py.File(tmp_path / "store.h5") as f:
+        assert f["spectra"].shape == (3, 18, 3, 8) and f["spectra"].chunks == (1, 18, 3, 8)
+        assert f["boundary_elevation"].shape == (3, 2, 18)

@@ -1,0 +1,132 @@
+"""The training store: targets from the scenario surfaces, a split by ground model, train-only statistics,
+clear refusals of malformed runs."""
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from surrogate.column1d import simulate_columns
+from surrogate.dataset import TEST, TRAIN, VALIDATION, build_store, load_store, split_models
+from surrogate.errors import SurrogateInputError
+from surrogate.generate import generate_scenarios
+from surrogate.resultfile import write_result
+from surrogate.scenario import load_scenario, station_xy
+from surrogate.spectra import Band, log_amplitude_spectra
+from surrogate.surfaces import surfaces_at
+from surrogate.taskdata import prepare, task_arrays
+
+BASE = """
+model:
+  domain: {x: [0.0, 200.0], y: [0.0, 200.0], z_bottom: -100.0}
+  surfaces: [{name: ground, elevation: 0.0}, {name: b12, elevation: -20.0}, {name: b23, elevation: -50.0}]
+  layers:
+    - {vp: 500.0,  vs: 150.0, rho: 1700.0, damping: 0.02}
+    - {vp: 1200.0, vs: 400.0, rho: 1900.0, damping: 0.01}
+    - {vp: 2000.0, vs: 800.0, rho: 2100.0, damping: 0.005}
+mesh: {order: 1, f_max: 4.0}
+time: {duration: 3.0, dt: 0.01}
+source: {type: plane_wave, component: x, wavelet: {type: ricker, f0: 2.0, t0: 0.6, amplitude: 0.01}}
+receivers: {grid: {nx: 3, ny: 3}, points: [[100.0, 100.0]]}
+output: {dt: 0.02}
+"""
+
+
+def make_runs(tmp, n, seed=3):
+    runs = []
+    for p in generate_scenarios(BASE, n, seed, tmp / "scenarios"):
+        out = tmp / "runs" / f"{p.stem}.h5"
+        out.parent.mkdir(exist_ok=True)
+        write_result(out, simulate_columns(load_scenario(p)), 1, 0, 0.0, "test")
+        runs.append((p, out))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("store")
+    runs = make_runs(tmp, 20)
+    return runs, load_store(build_store(runs, tmp / "store.h5", Band(0.25, 6.0, 16), seed=5))
+
+
+def test_split_is_by_ground_model_and_covers_all(built):
+    runs, store = built
+    assert set(np.unique(store.split)) == {TRAIN, VALIDATION, TEST}
+    parts = [set(store.models(p)) for p in (TRAIN, VALIDATION, TEST)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert set.union(*parts) == set(range(len(runs)))
+    # no ground model appears twice under another index either: provenance is unique per split member
+    with h5py.File(runs[0][1].parent.parent / "store.h5") as f:
+        files = f["provenance/result_file"].asstr()[...]
+    assert len(set(files)) == len(files)
+    # station samples of one task come from whole models only
+    n_r = store.station_xy.shape[0]
+    assert task_arrays(store, "inverse_pointwise", store.models(TEST)).inputs.shape[0] == n_r * len(parts[2])
+
+
+def test_split_is_seeded_and_never_leaks_for_many_sizes():
+    for m in (3, 4, 10, 57, 1000):
+        a, b = split_models(m, (0.8, 0.1, 0.1), 1), split_models(m, (0.8, 0.1, 0.1), 1)
+        assert np.array_equal(a, b) and a.shape == (m,)
+        assert (a == VALIDATION).sum() >= 1 and (a == TEST).sum() >= 1 and (a == TRAIN).sum() >= 1
+    with pytest.raises(SurrogateInputError, match="at least 3"):
+        split_models(2, (0.8, 0.1, 0.1), 0)
+
+
+def test_targets_are_the_scenario_surfaces_beneath_the_stations(built):
+    runs, store = built
+    for i in (0, 7):
+        s = load_scenario(runs[i][0])
+        z = surfaces_at(s, station_xy(s))
+        np.testing.assert_allclose(store.ground_elevation[i], z[0])
+        np.testing.assert_allclose(store.boundary_elevation[i], z[1:])
+        np.testing.assert_allclose(store.layers[i, :, 1], [l.vs for l in s.layers])
+
+
+def test_inputs_are_the_spectra_of_the_recorded_velocity(built):
+    runs, store = built
+    with h5py.File(runs[4][1]) as f:
+        v = f["receivers/velocity"][...]
+    np.testing.assert_allclose(store.spectra[4], log_amplitude_spectra(v, 0.02, Band(0.25, 6.0, 16)), atol=1e-6)
+    np.testing.assert_array_equal(store.velocity[4], v)
+
+
+def test_normalisation_uses_the_training_models_only(built):
+    _, store = built
+    prep = prepare(store, "inverse_pointwise")
+    train = task_arrays(store, "inverse_pointwise", store.models(TRAIN))
+    np.testing.assert_allclose(prep.target_norm.mean, train.targets.mean(axis=0))
+    everything = task_arrays(store, "inverse_pointwise", np.arange(len(store.split)))
+    assert not np.allclose(prep.target_norm.mean, everything.targets.mean(axis=0))
+    assert abs(prep.train.targets.mean()) < 1e-6 and prep.train.targets.std() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_spectrum_of_a_ricker_peaks_at_its_centre_frequency():
+    t = np.arange(0, 4, 0.01)
+    a = (np.pi * 2.0 * (t - 1.0)) ** 2
+    spec = log_amplitude_spectra(((1 - 2 * a) * np.exp(-a))[None], 0.01, Band(0.5, 6.0, 551))[0]
+    assert Band(0.5, 6.0, 551).frequencies()[spec.argmax()] == pytest.approx(2.0, abs=0.02)
+
+
+def test_malformed_runs_are_refused_with_the_file_named(built, tmp_path):
+    runs, _ = built
+    with pytest.raises(SurrogateInputError, match="not found"):
+        build_store([(None, tmp_path / "missing.h5")], tmp_path / "s.h5")
+    bad = tmp_path / "bad.h5"
+    with h5py.File(bad, "w") as f:
+        f["receivers/xyz"] = np.zeros((3, 3))
+    with pytest.raises(SurrogateInputError, match="missing receivers/t"):
+        build_store([(None, bad)], tmp_path / "s.h5")
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    with pytest.raises(SurrogateInputError, match="not a readable HDF5"):
+        build_store([(None, tmp_path / "junk.h5")], tmp_path / "s.h5")
+    with pytest.raises(SurrogateInputError, match="different ground model"):
+        build_store([(runs[1][0], runs[0][1])], tmp_path / "s.h5")
+    other = yaml.safe_load(BASE)
+    other["source"]["wavelet"]["f0"] = 3.0
+    (tmp_path / "o.yaml").write_text(yaml.safe_dump(other))
+    from surrogate.scenario import parse_scenario
+    write_result(tmp_path / "o.h5", simulate_columns(parse_scenario(yaml.safe_dump(other))), 1, 0, 0.0, "t")
+    with pytest.raises(SurrogateInputError, match="o.h5: source differs"):
+        build_store([runs[0], runs[1], (None, tmp_path / "o.h5")], tmp_path / "s.h5")
+    assert not (tmp_path / "s.h5").exists()   # nothing half-written
+    assert not list(tmp_path.glob(".s.h5*"))

@@ -1,0 +1,98 @@
+"""Training mechanics: 2-process DDP (gloo, torchrun) equals one process; resume equals an uninterrupted run."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from surrogate.column1d import simulate_columns
+from surrogate.dataset import build_store
+from surrogate.generate import generate_scenarios
+from surrogate.nets import NetworkSpec, build_network
+from surrogate.resultfile import write_result
+from surrogate.scenario import load_scenario
+from surrogate.spectra import Band
+from surrogate.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = """
+model:
+  domain: {x: [0.0, 200.0], y: [0.0, 200.0], z_bottom: -100.0}
+  surfaces: [{name: ground, elevation: 0.0}, {name: b12, elevation: -20.0}, {name: b23, elevation: -50.0}]
+  layers:
+    - {vp: 500.0,  vs: 150.0, rho: 1700.0, damping: 0.02}
+    - {vp: 1200.0, vs: 400.0, rho: 1900.0, damping: 0.01}
+    - {vp: 2000.0, vs: 800.0, rho: 2100.0, damping: 0.005}
+mesh: {order: 1, f_max: 4.0}
+time: {duration: 3.0, dt: 0.01}
+source: {type: plane_wave, component: x, wavelet: {type: ricker, f0: 2.0, t0: 0.6, amplitude: 0.01}}
+receivers: {grid: {nx: 5, ny: 5}}
+output: {dt: 0.02}
+"""
+SMALL = dict(hidden=(32, 32), width=8, levels=1, log_every=1000, checkpoint_every=3)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """End to end in a few lines: generate, run (1D stand-in engine), build the store."""
+    tmp = tmp_path_factory.mktemp("train")
+    runs = []
+    for p in generate_scenarios(BASE, 24, 0, tmp / "scenarios", fixed_layers=True):
+        write_result(tmp / f"{p.stem}.h5", simulate_columns(load_scenario(p)), 1, 0, 0.0, "test")
+        runs.append((None, tmp / f"{p.stem}.h5"))
+    return build_store(runs, tmp / "store.h5", Band(0.25, 6.0, 24), (0.7, 0.15, 0.15), seed=0)
+
+
+def params(path: Path) -> torch.Tensor:
+    state = torch.load(path, map_location="cpu", weights_only=False)["model"]
+    return torch.cat([v.flatten().double() for v in state.values()])
+
+
+def run_cli(args: list[str], launcher: list[str]) -> None:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([*launcher, "-m", "surrogate", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+@pytest.mark.parametrize("task, batch", [("inverse_pointwise", 32), ("inverse_spatial", 4)])
+def test_ddp_two_processes_equal_one(store, tmp_path, task, batch):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(SMALL))
+    args = ["train", "--store", str(store), "--task", task, "--config", str(config), "--epochs", "3",
+            "--batch-size", str(batch), "--max-steps", "7"]
+    train(TrainConfig(task=task, epochs=3, batch_size=batch, max_steps=7, **SMALL), store, tmp_path / "one")
+    run_cli(args + ["--out", str(tmp_path / "two")],
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"])
+    one, two = params(tmp_path / "one" / task / "checkpoint.pt"), params(tmp_path / "two" / task / "checkpoint.pt")
+    start = torch.load(tmp_path / "one" / task / "checkpoint.pt", weights_only=False)["progress"]["step"]
+    assert start == 7
+    assert (one - two).norm() <= 1e-5 * one.norm()
+    # and training moved the weights: the comparison is not between two initial states
+    spec = torch.load(tmp_path / "one" / task / "checkpoint.pt", weights_only=False)["spec"]
+    torch.manual_seed(TrainConfig().seed)
+    init = torch.cat([p.flatten().double() for p in
+                      build_network(NetworkSpec(**{**spec, "hidden": tuple(spec["hidden"])})).parameters()])
+    assert (one - init).norm() > 1e-2 * init.norm()
+
+
+def test_interrupt_and_resume_equals_uninterrupted(store, tmp_path):
+    cfg = TrainConfig(task="inverse_pointwise", epochs=4, batch_size=32, **SMALL)
+    whole = train(cfg, store, tmp_path / "whole")
+    cut = train(TrainConfig(**{**cfg.__dict__, "max_steps": 5}), store, tmp_path / "cut")   # preempted mid-epoch
+    assert cut["stopped"] == "max_steps" and cut["step"] == 5
+    resumed = train(cfg, store, tmp_path / "cut")
+    assert resumed["step"] == whole["step"] and resumed["epoch"] == whole["epoch"] == 4
+    for name in ("checkpoint.pt", "model.pt"):
+        a = params(tmp_path / "whole" / "inverse_pointwise" / name)
+        b = params(tmp_path / "cut" / "inverse_pointwise" / name)
+        assert torch.equal(a, b), name
+    ca = torch.load(tmp_path / "whole" / "inverse_pointwise" / "checkpoint.pt", weights_only=False)
+    cb = torch.load(tmp_path / "cut" / "inverse_pointwise" / "checkpoint.pt", weights_only=False)
+    assert ca["scheduler"] == cb["scheduler"]
+    assert [h["val_loss"] for h in ca["progress"]["history"]] == [h["val_loss"] for h in cb["progress"]["history"]]
+    for k in ("optimizer", "scheduler", "progress", "rng", "config", "input_norm", "target_norm"):
+        assert k in ca

@@ -1,0 +1,126 @@
+"""The workflow as Snakemake sees it: lint, dry runs of every shipped config (locally and
+with the Slurm profile), configuration errors named at start, and re-running only what
+a configuration change affects."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted(p.name for p in (ROOT / "config").glob("*.yaml"))
+
+
+def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """rule -> job count from the 'Job stats' table of a dry run."""
+    table = proc.stdout.split("Job stats:", 1)[1].split("Reasons:", 1)[0] if "Job stats:" in proc.stdout else ""
+    rows = (re.match(r"^(\w+)\s+(\d+)$", line.strip()) for line in table.splitlines())
+    return {m[1]: int(m[2]) for m in rows if m and m[1] != "total"}
+
+
+def test_lint_is_clean():
+    proc = snakemake("--lint")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("profile", [[], ["--profile", "slurm/profile"]], ids=["local", "slurm-profile"])
+@pytest.mark.parametrize("config", CONFIGS)
+def test_dry_run_of_shipped_config(config, profile):
+    proc = snakemake("-n", "--cores", "2", "--configfile", f"config/{config}", *profile)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    cfg = yaml.safe_load((ROOT / "config" / config).read_text())
+    jobs = planned_jobs(proc)
+    n_data = cfg.get("scenarios", {}).get("data", {}).get("count", 12)
+    n_new = cfg.get("scenarios", {}).get("new", {}).get("count", 2)
+    # one scenario, one mesh, one simulation per model; one of each aggregate stage
+    assert jobs["models"] == jobs["mesh"] == jobs["simulate_fem"] == n_data + n_new
+    assert jobs["invert"] == n_new
+    assert jobs["train"] == len(cfg.get("train", {}).get("networks", ["inverse_pointwise", "forward"]))
+    assert all(jobs[r] == 1 for r in ("dataset", "evaluate", "report", "all"))
+
+
+def test_engine_surrogate_plans_predictions_for_new_models():
+    proc = snakemake("-n", "--cores", "2", "--config", "engine=surrogate")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = planned_jobs(proc)
+    assert jobs["simulate_fem"] == 12 and jobs["simulate_surrogate"] == 2 and jobs["mesh"] == 12
+
+
+@pytest.mark.parametrize("bad, named", [
+    ("simulate: {tasks: two}\n", "['simulate']['properties']['tasks']"),
+    ("trian: {epochs: 3}\n", "'trian' was unexpected"),
+    ("engine: fenics\n", "['engine']"),
+    ("train: {launcher: ssh}\n", "['train']['properties']['launcher']"),
+    ("scenarios: {overrides: {data/x1: {}}}\n", "'data/x1'"),
+    ("scenarios: {overrides: {new/n007: {time: {dt: 0.02}}}}\n", "new/n007"),
+    ("train: {networks: [forward]}\n", "['train']['properties']['networks']"),
+])
+def test_bad_config_fails_at_start_naming_the_key(tmp_path, bad, named):
+    (tmp_path / "bad.yaml").write_text(bad)
+    proc = snakemake("-n", "--cores", "1", "--configfile", str(tmp_path / "bad.yaml"))
+    assert proc.returncode != 0
+    assert named in proc.stdout + proc.stderr
+    assert "Job stats" not in proc.stdout, "a bad config must fail before planning any job"
+
+
+def test_schema_gives_every_key_a_description_and_a_default():
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+
+    def walk(node, where):
+        for key, sub in node.get("properties", {}).items():
+            assert "description" in sub and "default" in sub, f"{where}.{key} lacks a description or default"
+            walk(sub, f"{where}.{key}")
+    walk(schema, "config")
+
+
+@pytest.fixture
+def workflow_copy(tmp_path):
+    """The workflow in a scratch folder (fem/ and surrogate/ linked), so runs leave the checkout alone."""
+    for name in ("Snakefile", "workflow", "config"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    for pkg in ("fem", "surrogate", "hpc"):
+        (tmp_path / pkg).symlink_to(ROOT / pkg)
+    return tmp_path
+
+
+def test_changing_one_scenario_reruns_only_its_jobs(workflow_copy):
+    wd = workflow_copy
+    targets = [f"results/scenarios/data/d{i:04d}.yaml" for i in range(12)] + \
+              [f"results/scenarios/new/n{i:03d}.yaml" for i in range(2)]
+    proc = snakemake("--cores", "2", *targets, cwd=wd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    before = {t: (wd / t).read_text() for t in targets}
+    assert len(set(before.values())) == len(targets), "every model must differ"
+
+    proc = snakemake("-n", "--cores", "2", *targets, cwd=wd)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+    cfg = yaml.safe_load((wd / "config/config.yaml").read_text())
+    cfg["scenarios"]["overrides"] = {"data/d0003": {"time": {"duration": 1.5}}}
+    (wd / "config/config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "--cores", "2", *targets, cwd=wd)
+    assert planned_jobs(proc) == {"models": 1}
+    assert "results/scenarios/data/d0003.yaml" in proc.stdout
+
+    # the whole pipeline: that model's mesh and run, then the stages that pool every model
+    full = planned_jobs(snakemake("-n", "--cores", "2", cwd=wd))
+    assert full["models"] == 1
+
+    proc = snakemake("--cores", "2", *targets, cwd=wd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = {t: (wd / t).read_text() for t in targets}
+    changed = [t for t in targets if after[t] != before[t]]
+    assert changed == ["results/scenarios/data/d0003.yaml"]
+    assert yaml.safe_load(after[changed[0]])["time"]["duration"] == 1.5

@@ -1,0 +1,82 @@
+"""The workflow's own scripts: the per-model scenario writer and the HTML report."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "workflow/scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+scenario = _load("scenario")
+report = _load("report")
+BASE = (ROOT / "config/scenarios/tiny.yaml").read_text()
+
+
+def test_model_i_equals_the_library_generators_model_i(tmp_path):
+    from surrogate.generate import generate_scenarios
+    paths = generate_scenarios(BASE, 4, seed=7, out_dir=tmp_path)
+    for i, path in enumerate(paths):
+        assert yaml.safe_load(scenario.scenario_text(BASE, 7, i, False, {})) == yaml.safe_load(path.read_text())
+
+
+def test_override_changes_only_its_keys():
+    plain = yaml.safe_load(scenario.scenario_text(BASE, 1, 2, False, {}))
+    changed = yaml.safe_load(scenario.scenario_text(BASE, 1, 2, False, {"time": {"duration": 1.25},
+                                                                      "mesh": {"f_max": 3.0}}))
+    assert changed["time"] == {**plain["time"], "duration": 1.25}
+    assert changed["mesh"] == {**plain["mesh"], "f_max": 3.0}
+    assert {k: v for k, v in changed.items() if k not in ("time", "mesh")} == \
+           {k: v for k, v in plain.items() if k not in ("time", "mesh")}
+
+
+def test_bad_override_is_refused_naming_the_key(tmp_path, capsys):
+    (tmp_path / "base.yaml").write_text(BASE)
+    out = tmp_path / "s.yaml"
+    rc = scenario.main([str(tmp_path / "base.yaml"), "--seed", "1", "--index", "0",
+                        "--override", json.dumps({"time": {"durration": 1.0}}), "-o", str(out)])
+    assert rc == 2 and "durration" in capsys.readouterr().err and not out.exists()
+
+
+def test_stage_times_sum_the_benchmark_files(tmp_path):
+    header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    for stage, name, seconds, rss in [("simulate", "a", 10.5, 300), ("simulate", "b", 4.5, 500), ("train", "x", 7.0, 900)]:
+        (tmp_path / stage).mkdir(exist_ok=True)
+        (tmp_path / stage / f"{name}.tsv").write_text(header + f"{seconds}\t0:00:10\t{rss}\t0\t0\t0\t0\t0\t0\t0\n")
+    times = {t["stage"]: t for t in report.stage_times(tmp_path)}
+    assert times["simulate"] == {"stage": "simulate", "jobs": 2, "total_s": 15.0, "longest_s": 10.5, "peak_rss_mb": 500.0}
+    assert times["train"]["total_s"] == 7.0
+
+
+def test_inversion_score_counts_estimates_within_tolerance(tmp_path):
+    from surrogate.dataset import boundary_targets
+    from surrogate.scenario import load_scenario
+    scn = tmp_path / "s.yaml"
+    scn.write_text(scenario.scenario_text(BASE, 1, 0, False, {}))
+    xy = np.array([[20.0, 30.0], [100.0, 100.0], [150.0, 60.0], [190.0, 190.0]])
+    truth = np.asarray(boundary_targets(load_scenario(scn), xy)[1])            # (2, 4)
+    offsets = np.array([[0.5, -1.9, 2.5, 0.0], [-3.0, 1.0, 0.1, -2.1]])         # 5 of 8 within 2 m
+    with h5py.File(tmp_path / "e.h5", "w") as f:
+        f["receivers/xyz"] = np.c_[xy, np.zeros(4)]
+        f["boundaries/elevation"] = truth + offsets
+    (row,) = report.inversion_scores([tmp_path / "e.h5"], [scn], 2.0)
+    assert row["within_tolerance"] == 5 / 8
+    assert np.isclose(row["rmse_m"], np.sqrt((offsets ** 2).mean())) and np.isclose(row["max_error_m"], 3.0)
+
+
+def test_report_page_holds_scores_marks_times_and_provenance(tmp_path):
+    metrics = {"boundary_elevation": {"within_tolerance": 0.8125, "tolerance_m": 2.0, "rmse_m": 1.4}}
+    page = report.render(metrics, [], [{"stage": "simulate", "jobs": 2, "total_s": 15.0, "longest_s": 10.5,
+                                        "peak_rss_mb": 500.0}], [], "engine: fem\n", {"host": "h", "numpy": "2"})
+    for text in ("81.2 %", "89.1 %", "99.4 %", "boundary_elevation.rmse_m", "simulate", "engine: fem", "numpy"):
+        assert text in page

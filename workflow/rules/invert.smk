@@ -1,0 +1,18 @@
+# Stage 7, invert: layer boundaries beneath each station of the "new" models, from their
+# surface recordings, with the trained inverse network.
+
+
+rule invert:
+    input:
+        observed="results/simulations/new/{id}.h5",
+        networks=expand("results/surrogate/{network}", network=INVERSE_NETWORKS),
+    output:
+        "results/inversion/{id}.h5",
+    conda:
+        "../envs/pipeline.yaml"
+    log:
+        "results/logs/invert/{id}.log",
+    benchmark:
+        "results/benchmarks/invert/{id}.tsv"
+    shell:
+        "python -m surrogate invert {input.observed} --model results/surrogate -o {output} > {log} 2>&1"
