@@ -15,8 +15,6 @@ import yaml
 
 from surrogate.errors import SurrogateInputError
 
-VERSION = "0.1.0"
-
 
 def _generate(a) -> None:
     from surrogate.generate import generate_scenarios
@@ -24,14 +22,6 @@ def _generate(a) -> None:
         raise SurrogateInputError(f"base scenario not found: {a.base}")
     paths = generate_scenarios(Path(a.base).read_text(), a.n, a.seed, a.out, fixed_layers=a.fixed_layers)
     print(f"wrote {len(paths)} scenarios to {a.out}")
-
-
-def _simulate_1d(a) -> None:
-    from surrogate.column1d import run_columns
-    from surrogate.resultfile import write_result
-    from surrogate.scenario import load_scenario
-    rec, wall = run_columns(load_scenario(a.scenario))
-    write_result(a.output, rec, ranks=1, dofs=0, wall_seconds=wall, version=VERSION)
 
 
 def _dataset(a) -> None:
@@ -84,46 +74,32 @@ def _evaluate(a) -> None:
 
 
 def _predict(a) -> None:
-    import yaml as _yaml
-    from surrogate.inference import find_model, load_trained, predict_velocity
-    from surrogate.resultfile import Recording, write_result
-    from surrogate.scenario import load_scenario, output_times, station_xy
-    from surrogate.surfaces import surfaces_at
     import numpy as np
+    from fem.result import Result, write_result
+    from surrogate.inference import find_model, load_trained, predict_velocity
+    from surrogate import scenario as sc
     start = time.perf_counter()
-    scenario = load_scenario(a.scenario)
+    scenario = sc.load_scenario(a.scenario)
     model = load_trained(find_model(a.model, ("forward",)))
-    if _yaml.safe_dump(scenario.source, sort_keys=True) != model.source:
+    if sc.source_text(scenario) != model.source:
         raise SurrogateInputError(f"{a.scenario}: its source differs from the one the surrogate was trained for")
-    t = output_times(scenario)
+    t = sc.output_times(scenario)
     if t.shape != model.time.shape or not np.allclose(t, model.time):
         raise SurrogateInputError(f"{a.scenario}: output times differ from the surrogate's "
                                   f"({len(model.time)} samples every {model.time[1] - model.time[0]} s)")
-    if len(scenario.layers) * 4 + len(scenario.surfaces) != model.spec.n_inputs:
+    layers = sc.layer_table(scenario)
+    if layers.size + len(scenario.model.surfaces) != model.spec.n_inputs:
         raise SurrogateInputError(f"{a.scenario}: layer count differs from the surrogate's")
-    xy = station_xy(scenario)
-    z = surfaces_at(scenario, xy)
-    layers = np.stack([l.as_array() for l in scenario.layers])
+    xyz = sc.station_xyz(scenario)
+    z = sc.surface_elevations(scenario, xyz[:, :2])
     velocity = predict_velocity(model, z[0], z[1:], layers)
-    rec = Recording(np.concatenate([xy, z[:1].T], axis=1), t, velocity, scenario.text, "surrogate")
-    write_result(a.output, rec, ranks=1, dofs=0, wall_seconds=time.perf_counter() - start, version=VERSION)
+    write_result(a.output, Result(xyz, t, velocity, scenario.text, "surrogate", 1, 0, time.perf_counter() - start))
 
 
 def _invert(a) -> None:
-    from surrogate.inference import best_inverse, estimate_boundaries, find_model, load_trained
-    from surrogate.resultfile import read_result, write_estimate
-    from surrogate.spectra import Band, log_amplitude_spectra
-    import numpy as np
-    rec = read_result(a.result)
-    model = load_trained(find_model(a.model, (a.network,)) if a.network else best_inverse(a.model))
-    if rec.t.shape != model.time.shape or not np.allclose(rec.t, model.time):
-        raise SurrogateInputError(f"{a.result}: sample times differ from the training data's "
-                                  f"({len(model.time)} samples every {model.time[1] - model.time[0]} s)")
-    f = model.frequency
-    spectra = log_amplitude_spectra(rec.velocity, float(rec.t[1] - rec.t[0]), Band(f[0], f[-1], len(f)))
-    est = estimate_boundaries(model, spectra[None], rec.xyz[None, :, 2], rec.xyz[:, :2])[0]
-    write_estimate(a.output, rec.xyz, est, {"network": model.spec.task, "source_file": str(a.result),
-                                             "engine": "surrogate", "version": VERSION})
+    from surrogate.invert import invert
+    summary = invert(a.result, a.model, a.output, a.network, a.optimise, a.confirm_scenario)
+    print(json.dumps(summary))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -136,10 +112,6 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--fixed-layers", action="store_true", help="keep the base layer properties; vary geometry only")
     g.add_argument("--out", required=True, help="folder for model_NNNNN.yaml")
     g.set_defaults(run=_generate)
-    s = sub.add_parser("simulate-1d", help="1D layered-column stand-in engine (plane wave), FEM result layout")
-    s.add_argument("scenario")
-    s.add_argument("-o", "--output", required=True)
-    s.set_defaults(run=_simulate_1d)
     d = sub.add_parser("dataset", help="build the HDF5 training store from result files")
     d.add_argument("results", nargs="+", help="result files (HDF5, FEM layout)")
     d.add_argument("--scenarios", nargs="*", help="their scenario files, same order (default: text in the result)")
@@ -173,6 +145,11 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--model", required=True)
     i.add_argument("--network", choices=("inverse_pointwise", "inverse_spatial"),
                    help="default: the trained one with the lowest validation loss")
+    i.add_argument("--optimise", action="store_true",
+                   help="also optimise the boundary control grids through the forward surrogate (needs it trained); "
+                        "the estimate file then holds the optimised estimate, and both are reported")
+    i.add_argument("--confirm-scenario", metavar="YAML",
+                   help="write the observed scenario with b12/b23 replaced by the estimate, for one FEM run")
     i.add_argument("-o", "--output", required=True)
     i.set_defaults(run=_invert)
     return p

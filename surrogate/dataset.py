@@ -26,13 +26,13 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import yaml
+from fem.scenario import load_yaml
 
 from surrogate.errors import SurrogateInputError
 from surrogate.resultfile import atomic_h5, read_result
-from surrogate.scenario import Scenario, parse_scenario, station_xy
+from surrogate.scenario import (Scenario, layer_table, parse_scenario, receiver_grid, source_text, station_xy,
+                                surface_elevations)
 from surrogate.spectra import Band, log_amplitude_spectra
-from surrogate.surfaces import surfaces_at
 
 TRAIN, VALIDATION, TEST = 0, 1, 2
 DEFAULT_BAND = Band(0.25, 8.0, 64)
@@ -75,7 +75,7 @@ def split_models(n_models: int, fractions: tuple[float, float, float], seed: int
 
 def boundary_targets(scenario: Scenario, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ground (R,) and boundary (B, R) elevations, m, beneath the stations: the FEM's interpolation."""
-    z = surfaces_at(scenario, xy)
+    z = surface_elevations(scenario, xy)
     return z[0], z[1:]
 
 
@@ -91,8 +91,9 @@ def build_store(runs: list[tuple[str | Path | None, str | Path]], out_path: str 
         raise SurrogateInputError("dataset: no runs given")
     first = _load_run(*runs[0])
     xy, t = station_xy(first[0]), first[1].t
-    source_yaml = yaml.safe_dump(first[0].source, sort_keys=True)
-    m, r, n_t, n_b, n_l = len(runs), xy.shape[0], t.shape[0], len(first[0].surfaces) - 1, len(first[0].layers)
+    source_yaml = source_text(first[0])
+    m, r, n_t = len(runs), xy.shape[0], t.shape[0]
+    n_b, n_l = len(first[0].model.surfaces) - 1, first[0].model.n_layers
     tmp = atomic_h5(out_path)
     try:
         with h5py.File(tmp, "w") as f:
@@ -110,11 +111,12 @@ def build_store(runs: list[tuple[str | Path | None, str | Path]], out_path: str 
                 spectra[i] = log_amplitude_spectra(rec.velocity, float(t[1] - t[0]), band)
                 velocity[i] = rec.velocity
                 ground[i], bound[i] = boundary_targets(scenario, xy)
-                layers[i] = np.stack([l.as_array() for l in scenario.layers])
+                layers[i] = layer_table(scenario)
                 prov_file[i], prov_text[i] = str(Path(name).resolve()), scenario.text
             f["station_xy"], f["frequency"], f["time"] = xy, band.frequencies(), t
             f["split"] = split_models(m, fractions, seed)
-            f.attrs.update(grid_nx=first[0].grid[0], grid_ny=first[0].grid[1], output_dt=float(t[1] - t[0]),
+            nx, ny = receiver_grid(first[0])
+            f.attrs.update(grid_nx=nx, grid_ny=ny, output_dt=float(t[1] - t[0]),
                            source=source_yaml, band=[band.f_min, band.f_max, band.n], seed=seed)
         os.replace(tmp, out_path)
     finally:
@@ -133,7 +135,7 @@ def _load_run(scenario_path, result_path):
         scenario = parse_scenario(Path(scenario_path).read_text()) if Path(scenario_path).is_file() else None
         if scenario is None:
             raise SurrogateInputError(f"scenario file not found: {scenario_path}")
-        if rec.scenario and yaml.safe_load(rec.scenario).get("model") != yaml.safe_load(scenario.text).get("model"):
+        if rec.scenario and load_yaml(rec.scenario).get("model") != load_yaml(scenario.text).get("model"):
             raise SurrogateInputError(f"{result_path}: was run on a different ground model than {scenario_path}")
     return scenario, rec, str(result_path)
 
@@ -143,9 +145,9 @@ def _check_same_acquisition(name, scenario, rec, xy, t, source_yaml, n_b, n_l) -
         raise SurrogateInputError(f"{name}: sample times differ from the first run's")
     if rec.xyz.shape[0] != xy.shape[0] or not np.allclose(rec.xyz[:, :2], xy, atol=1e-6):
         raise SurrogateInputError(f"{name}: stations differ from the first run's")
-    if yaml.safe_dump(scenario.source, sort_keys=True) != source_yaml:
+    if source_text(scenario) != source_yaml:
         raise SurrogateInputError(f"{name}: source differs from the first run's (one source per data set)")
-    if len(scenario.surfaces) - 1 != n_b or len(scenario.layers) != n_l:
+    if len(scenario.model.surfaces) - 1 != n_b or scenario.model.n_layers != n_l:
         raise SurrogateInputError(f"{name}: number of layers differs from the first run's")
 
 

@@ -13,7 +13,7 @@ where g0, g1, g2 are independent smooth Gaussian random fields on the control
 grid (zero mean, unit variance, squared-exponential correlation with length
 `correlation_length` times the larger side of the box). The drawn model is
 checked on a dense grid *after* the FEM's surface interpolation
-(surrogate.surfaces): every layer at least `min_thickness_m` thick and b23 at
+(fem.model.GroundModel.min_thickness): every layer at least `min_thickness_m` thick and b23 at
 least `bottom_clearance_m` above z_bottom; a model failing the check is drawn
 again (rejection sampling keeps the fields smooth, unlike clipping).
 
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from surrogate.scenario import Domain, Layer
+from fem.model import Layer
 
 
 @dataclass(frozen=True)
@@ -79,13 +79,16 @@ class Distribution:
         return replace(self, layers=fixed)
 
 
-def smooth_field(rng: np.random.Generator, domain: Domain, shape: tuple[int, int],
+def smooth_field(rng: np.random.Generator, x: tuple[float, float], y: tuple[float, float], shape: tuple[int, int],
                  correlation_length: float) -> np.ndarray:
-    """(rows, cols) zero-mean, unit-variance Gaussian field with squared-exponential correlation."""
+    """(rows, cols) zero-mean, unit-variance Gaussian field with squared-exponential correlation.
+
+    x, y: the box extent, m; rows span y, columns span x (the scenario's control-grid layout).
+    """
     rows, cols = shape
-    yy, xx = np.meshgrid(np.linspace(*domain.y, rows), np.linspace(*domain.x, cols), indexing="ij")
+    yy, xx = np.meshgrid(np.linspace(*y, rows), np.linspace(*x, cols), indexing="ij")
     p = np.stack([xx.ravel(), yy.ravel()], axis=1)
-    length = correlation_length * max(domain.x[1] - domain.x[0], domain.y[1] - domain.y[0])
+    length = correlation_length * max(x[1] - x[0], y[1] - y[0])
     d2 = ((p[:, None, :] - p[None, :, :]) ** 2).sum(-1)
     cov = np.exp(-0.5 * d2 / length**2) + 1e-8 * np.eye(len(p))   # jitter: SE kernels are near-singular
     return (np.linalg.cholesky(cov) @ rng.standard_normal(len(p))).reshape(rows, cols)

@@ -1,4 +1,5 @@
 """The command line: subcommands listed, predict/invert write the fixed layouts, bad inputs give one clear line."""
+import json
 import os
 import subprocess
 import sys
@@ -10,40 +11,20 @@ import pytest
 import yaml
 
 from surrogate.cli import main
-from surrogate.column1d import simulate_columns
 from surrogate.dataset import build_store
-from surrogate.generate import generate_scenarios
-from surrogate.resultfile import write_result
-from surrogate.scenario import load_scenario
 from surrogate.spectra import Band
 from surrogate.train import TrainConfig, train
+from tests.surrogate_fem_runs import BASE, fem_runs
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = """
-model:
-  domain: {x: [0.0, 200.0], y: [0.0, 200.0], z_bottom: -100.0}
-  surfaces: [{name: ground, elevation: 0.0}, {name: b12, elevation: -20.0}, {name: b23, elevation: -50.0}]
-  layers:
-    - {vp: 500.0,  vs: 150.0, rho: 1700.0, damping: 0.02}
-    - {vp: 1200.0, vs: 400.0, rho: 1900.0, damping: 0.01}
-    - {vp: 2000.0, vs: 800.0, rho: 2100.0, damping: 0.005}
-mesh: {order: 1, f_max: 4.0}
-time: {duration: 2.0, dt: 0.01}
-source: {type: plane_wave, component: x, wavelet: {type: ricker, f0: 2.0, t0: 0.6, amplitude: 0.01}}
-receivers: {grid: {nx: 4, ny: 4}, points: [[90.0, 110.0], [10.0, 190.0]]}
-output: {dt: 0.02}
-"""
 QUICK = dict(epochs=2, batch_size=16, hidden=(16,), width=4, levels=1, log_every=1000)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
-    scen = generate_scenarios(BASE, 6, 2, tmp / "scenarios")
-    runs = []
-    for p in scen:
-        write_result(tmp / f"{p.stem}.h5", simulate_columns(load_scenario(p)), 1, 0, 0.0, "test")
-        runs.append((p, tmp / f"{p.stem}.h5"))
+    runs = fem_runs(6)
+    scen = [s for s, _ in runs]
     store = build_store(runs, tmp / "store.h5", Band(0.5, 5.0, 8), (0.5, 0.25, 0.25))
     for task in ("inverse_pointwise", "inverse_spatial", "forward"):
         train(TrainConfig(task=task, **QUICK), store, tmp / "model")
@@ -67,7 +48,7 @@ def test_predict_writes_the_fem_result_layout(trained, tmp_path):
     tmp, scen, runs = trained
     assert main(["predict", str(scen[0]), "--model", str(tmp / "model"), "-o", str(tmp_path / "r.h5")]) == 0
     with h5py.File(tmp_path / "r.h5") as f, h5py.File(runs[0][1]) as ref:
-        assert f["receivers/xyz"].dtype == np.float64 and f["receivers/xyz"].shape == (18, 3)
+        assert f["receivers/xyz"].dtype == np.float64 and f["receivers/xyz"].shape == (25, 3)
         assert f["receivers/t"].dtype == np.float64
         assert f["receivers/velocity"].dtype == np.float32
         assert f["receivers/velocity"].shape == ref["receivers/velocity"].shape
@@ -87,8 +68,32 @@ def test_invert_writes_the_estimate_layout(trained, tmp_path, network):
     with h5py.File(out) as f, h5py.File(runs[1][1]) as ref:
         np.testing.assert_allclose(f["receivers/xyz"][...], ref["receivers/xyz"][...])
         est = f["boundaries/elevation"][...]
-    assert est.shape == (2, 18) and est.dtype == np.float64 and np.all(np.isfinite(est))
+    assert est.shape == (2, 25) and est.dtype == np.float64 and np.all(np.isfinite(est))
     assert not list(tmp_path.glob(".e.h5*"))
+
+
+def test_invert_optimises_through_the_forward_surrogate_and_writes_a_confirmation_scenario(trained, tmp_path, capsys):
+    """Both estimates are reported; the descent lowers the forward misfit; the scenario holds the estimate."""
+    tmp, scen, runs = trained
+    out, confirm = tmp_path / "e.h5", tmp_path / "confirm.yaml"
+    assert main(["invert", str(runs[1][1]), "--model", str(tmp / "model"), "--network", "inverse_pointwise",
+                 "--optimise", "--confirm-scenario", str(confirm), "-o", str(out)]) == 0
+    with h5py.File(out) as f:
+        est, net, opt = (f[k][...] for k in ("boundaries/elevation", "boundaries/elevation_network",
+                                             "boundaries/elevation_optimised"))
+        control = f["boundaries/control_grid"][...]
+        assert f.attrs["method"] == "optimised"
+    np.testing.assert_array_equal(est, opt)
+    assert est.shape == net.shape == (2, 25) and not np.allclose(est, net)
+    from surrogate.scenario import load_scenario, station_xy, surface_elevations
+    s = load_scenario(confirm)
+    np.testing.assert_allclose(surface_elevations(s, station_xy(s))[1:], est, atol=1e-3)   # YAML keeps 0.1 mm
+    truth = load_scenario(scen[1])
+    np.testing.assert_allclose(surface_elevations(s, station_xy(s))[0], surface_elevations(truth, station_xy(s))[0])
+    assert control.shape == (2, 5, 5)
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["network"] == "inverse_pointwise" and summary["misfit_final"] < summary["misfit_start"]
+
 
 
 def test_bad_inputs_give_one_clear_line_and_fail(trained, tmp_path, capsys):
@@ -125,15 +130,14 @@ def test_bad_inputs_give_one_clear_line_and_fail(trained, tmp_path, capsys):
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [expected]
 
 
-def test_generate_simulate_dataset_commands_chain(tmp_path):
+def test_generate_and_dataset_commands_chain(tmp_path):
     (tmp_path / "base.yaml").write_text(BASE)
     assert main(["generate", "--base", str(tmp_path / "base.yaml"), "--n", "3", "--seed", "1",
                  "--out", str(tmp_path / "s")]) == 0
-    results = []
-    for p in sorted((tmp_path / "s").glob("*.yaml")):
-        assert main(["simulate-1d", str(p), "-o", str(tmp_path / f"{p.stem}.h5")]) == 0
-        results.append(str(tmp_path / f"{p.stem}.h5"))
-    assert main(["dataset", *results, "--band", "0.5", "5", "8", "-o", str(tmp_path / "store.h5")]) == 0
+    assert len(list((tmp_path / "s").glob("model_*.yaml"))) == 3
+    runs = fem_runs(3)
+    args = [str(r) for _, r in runs] + ["--scenarios"] + [str(s) for s, _ in runs]
+    assert main(["dataset", *args, "--band", "0.5", "5", "8", "-o", str(tmp_path / "store.h5")]) == 0
     with h5py.File(tmp_path / "store.h5") as f:
-        assert f["spectra"].shape == (3, 18, 3, 8) and f["spectra"].chunks == (1, 18, 3, 8)
-        assert f["boundary_elevation"].shape == (3, 2, 18)
+        assert f["spectra"].shape == (3, 25, 3, 8) and f["spectra"].chunks == (1, 25, 3, 8)
+        assert f["boundary_elevation"].shape == (3, 2, 25)

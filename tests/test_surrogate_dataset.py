@@ -5,57 +5,32 @@ import numpy as np
 import pytest
 import yaml
 
-from surrogate.column1d import simulate_columns
+from fem.result import Result, write_result
 from surrogate.dataset import TEST, TRAIN, VALIDATION, build_store, load_store, split_models
 from surrogate.errors import SurrogateInputError
-from surrogate.generate import generate_scenarios
-from surrogate.resultfile import write_result
+from surrogate.resultfile import read_result
 from surrogate.scenario import load_scenario, station_xy
 from surrogate.spectra import Band, log_amplitude_spectra
-from surrogate.surfaces import surfaces_at
 from surrogate.taskdata import prepare, task_arrays
-
-BASE = """
-model:
-  domain: {x: [0.0, 200.0], y: [0.0, 200.0], z_bottom: -100.0}
-  surfaces: [{name: ground, elevation: 0.0}, {name: b12, elevation: -20.0}, {name: b23, elevation: -50.0}]
-  layers:
-    - {vp: 500.0,  vs: 150.0, rho: 1700.0, damping: 0.02}
-    - {vp: 1200.0, vs: 400.0, rho: 1900.0, damping: 0.01}
-    - {vp: 2000.0, vs: 800.0, rho: 2100.0, damping: 0.005}
-mesh: {order: 1, f_max: 4.0}
-time: {duration: 3.0, dt: 0.01}
-source: {type: plane_wave, component: x, wavelet: {type: ricker, f0: 2.0, t0: 0.6, amplitude: 0.01}}
-receivers: {grid: {nx: 3, ny: 3}, points: [[100.0, 100.0]]}
-output: {dt: 0.02}
-"""
-
-
-def make_runs(tmp, n, seed=3):
-    runs = []
-    for p in generate_scenarios(BASE, n, seed, tmp / "scenarios"):
-        out = tmp / "runs" / f"{p.stem}.h5"
-        out.parent.mkdir(exist_ok=True)
-        write_result(out, simulate_columns(load_scenario(p)), 1, 0, 0.0, "test")
-        runs.append((p, out))
-    return runs
+from tests.surrogate_fem_runs import fem_runs
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("store")
-    runs = make_runs(tmp, 20)
-    return runs, load_store(build_store(runs, tmp / "store.h5", Band(0.25, 6.0, 16), seed=5))
+    runs = fem_runs(6)
+    build_store(runs, tmp / "store.h5", Band(0.25, 6.0, 16), (0.5, 0.25, 0.25), seed=5)
+    return runs, load_store(tmp / "store.h5"), tmp / "store.h5"
 
 
 def test_split_is_by_ground_model_and_covers_all(built):
-    runs, store = built
+    runs, store, path = built
     assert set(np.unique(store.split)) == {TRAIN, VALIDATION, TEST}
     parts = [set(store.models(p)) for p in (TRAIN, VALIDATION, TEST)]
     assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
     assert set.union(*parts) == set(range(len(runs)))
     # no ground model appears twice under another index either: provenance is unique per split member
-    with h5py.File(runs[0][1].parent.parent / "store.h5") as f:
+    with h5py.File(path) as f:
         files = f["provenance/result_file"].asstr()[...]
     assert len(set(files)) == len(files)
     # station samples of one task come from whole models only
@@ -73,17 +48,21 @@ def test_split_is_seeded_and_never_leaks_for_many_sizes():
 
 
 def test_targets_are_the_scenario_surfaces_beneath_the_stations(built):
-    runs, store = built
-    for i in (0, 7):
+    runs, store, _ = built
+    for i in (0, 4):
         s = load_scenario(runs[i][0])
-        z = surfaces_at(s, station_xy(s))
+        xy = station_xy(s)
+        # the FEM's own surface spline, evaluated one surface at a time, and the FEM's station height
+        z = np.stack([surf.elevation(xy[:, 0], xy[:, 1]) for surf in s.model.surfaces])
         np.testing.assert_allclose(store.ground_elevation[i], z[0])
+        np.testing.assert_allclose(store.ground_elevation[i], read_result(runs[i][1]).xyz[:, 2], atol=1e-9)
         np.testing.assert_allclose(store.boundary_elevation[i], z[1:])
-        np.testing.assert_allclose(store.layers[i, :, 1], [l.vs for l in s.layers])
+        np.testing.assert_allclose(store.layers[i, :, 1], [l.vs for l in s.model.layers])
+        assert (store.ground_elevation[i] - store.boundary_elevation[i]).min() >= 6.0 - 1e-6
 
 
 def test_inputs_are_the_spectra_of_the_recorded_velocity(built):
-    runs, store = built
+    runs, store, _ = built
     with h5py.File(runs[4][1]) as f:
         v = f["receivers/velocity"][...]
     np.testing.assert_allclose(store.spectra[4], log_amplitude_spectra(v, 0.02, Band(0.25, 6.0, 16)), atol=1e-6)
@@ -91,7 +70,7 @@ def test_inputs_are_the_spectra_of_the_recorded_velocity(built):
 
 
 def test_normalisation_uses_the_training_models_only(built):
-    _, store = built
+    _, store, _ = built
     prep = prepare(store, "inverse_pointwise")
     train = task_arrays(store, "inverse_pointwise", store.models(TRAIN))
     np.testing.assert_allclose(prep.target_norm.mean, train.targets.mean(axis=0))
@@ -108,24 +87,23 @@ def test_spectrum_of_a_ricker_peaks_at_its_centre_frequency():
 
 
 def test_malformed_runs_are_refused_with_the_file_named(built, tmp_path):
-    runs, _ = built
+    runs, _, _ = built
     with pytest.raises(SurrogateInputError, match="not found"):
         build_store([(None, tmp_path / "missing.h5")], tmp_path / "s.h5")
     bad = tmp_path / "bad.h5"
     with h5py.File(bad, "w") as f:
         f["receivers/xyz"] = np.zeros((3, 3))
-    with pytest.raises(SurrogateInputError, match="missing receivers/t"):
+    with pytest.raises(SurrogateInputError, match="missing 'receivers/t'"):
         build_store([(None, bad)], tmp_path / "s.h5")
     (tmp_path / "junk.h5").write_text("not hdf5")
     with pytest.raises(SurrogateInputError, match="not a readable HDF5"):
         build_store([(None, tmp_path / "junk.h5")], tmp_path / "s.h5")
     with pytest.raises(SurrogateInputError, match="different ground model"):
         build_store([(runs[1][0], runs[0][1])], tmp_path / "s.h5")
-    other = yaml.safe_load(BASE)
+    other = yaml.safe_load(runs[2][0].read_text())
     other["source"]["wavelet"]["f0"] = 3.0
-    (tmp_path / "o.yaml").write_text(yaml.safe_dump(other))
-    from surrogate.scenario import parse_scenario
-    write_result(tmp_path / "o.h5", simulate_columns(parse_scenario(yaml.safe_dump(other))), 1, 0, 0.0, "t")
+    rec = read_result(runs[2][1])
+    write_result(tmp_path / "o.h5", Result(rec.xyz, rec.t, rec.velocity, yaml.safe_dump(other), "fem", 1, 1, 0.0))
     with pytest.raises(SurrogateInputError, match="o.h5: source differs"):
         build_store([runs[0], runs[1], (None, tmp_path / "o.h5")], tmp_path / "s.h5")
     assert not (tmp_path / "s.h5").exists()   # nothing half-written

@@ -8,42 +8,22 @@ from pathlib import Path
 import pytest
 import torch
 
-from surrogate.column1d import simulate_columns
 from surrogate.dataset import build_store
-from surrogate.generate import generate_scenarios
 from surrogate.nets import NetworkSpec, build_network
-from surrogate.resultfile import write_result
-from surrogate.scenario import load_scenario
 from surrogate.spectra import Band
 from surrogate.train import TrainConfig, train
+from tests.surrogate_fem_runs import fem_runs
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = """
-model:
-  domain: {x: [0.0, 200.0], y: [0.0, 200.0], z_bottom: -100.0}
-  surfaces: [{name: ground, elevation: 0.0}, {name: b12, elevation: -20.0}, {name: b23, elevation: -50.0}]
-  layers:
-    - {vp: 500.0,  vs: 150.0, rho: 1700.0, damping: 0.02}
-    - {vp: 1200.0, vs: 400.0, rho: 1900.0, damping: 0.01}
-    - {vp: 2000.0, vs: 800.0, rho: 2100.0, damping: 0.005}
-mesh: {order: 1, f_max: 4.0}
-time: {duration: 3.0, dt: 0.01}
-source: {type: plane_wave, component: x, wavelet: {type: ricker, f0: 2.0, t0: 0.6, amplitude: 0.01}}
-receivers: {grid: {nx: 5, ny: 5}}
-output: {dt: 0.02}
-"""
 SMALL = dict(hidden=(32, 32), width=8, levels=1, log_every=1000, checkpoint_every=3)
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """End to end in a few lines: generate, run (1D stand-in engine), build the store."""
-    tmp = tmp_path_factory.mktemp("train")
-    runs = []
-    for p in generate_scenarios(BASE, 24, 0, tmp / "scenarios", fixed_layers=True):
-        write_result(tmp / f"{p.stem}.h5", simulate_columns(load_scenario(p)), 1, 0, 0.0, "test")
-        runs.append((None, tmp / f"{p.stem}.h5"))
-    return build_store(runs, tmp / "store.h5", Band(0.25, 6.0, 24), (0.7, 0.15, 0.15), seed=0)
+    """A store of 12 small FEM runs: 8 training models (200 stations, 8 grids)."""
+    runs = fem_runs(12)
+    return build_store(runs, tmp_path_factory.mktemp("train") / "store.h5", Band(0.25, 6.0, 24), (0.7, 0.15, 0.15),
+                       seed=0)
 
 
 def params(path: Path) -> torch.Tensor:
@@ -62,9 +42,9 @@ def run_cli(args: list[str], launcher: list[str]) -> None:
 def test_ddp_two_processes_equal_one(store, tmp_path, task, batch):
     config = tmp_path / "config.json"
     config.write_text(json.dumps(SMALL))
-    args = ["train", "--store", str(store), "--task", task, "--config", str(config), "--epochs", "3",
+    args = ["train", "--store", str(store), "--task", task, "--config", str(config), "--epochs", "4",
             "--batch-size", str(batch), "--max-steps", "7"]
-    train(TrainConfig(task=task, epochs=3, batch_size=batch, max_steps=7, **SMALL), store, tmp_path / "one")
+    train(TrainConfig(task=task, epochs=4, batch_size=batch, max_steps=7, **SMALL), store, tmp_path / "one")
     run_cli(args + ["--out", str(tmp_path / "two")],
             [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"])
     one, two = params(tmp_path / "one" / task / "checkpoint.pt"), params(tmp_path / "two" / task / "checkpoint.pt")

@@ -1,13 +1,13 @@
-"""The training distribution: geometry invariants, spread, reproducibility; the 1D stand-in engine's physics."""
+"""The training distribution: geometry invariants, spread, reproducibility; estimates back into scenarios."""
 import numpy as np
 import pytest
 import yaml
 
-from surrogate.column1d import ricker, simulate_columns
 from surrogate.distribution import Distribution
-from surrogate.generate import generate_scenarios
-from surrogate.scenario import load_scenario, parse_scenario, station_xy
-from surrogate.surfaces import surfaces_at
+from surrogate.errors import SurrogateInputError
+from surrogate.generate import generate_scenarios, scenario_with_boundaries
+from surrogate.optimise import fit_control_grid, interpolation_matrix
+from surrogate.scenario import layer_table, load_scenario, parse_scenario, station_xy, surface_elevations
 
 BASE = """
 model:
@@ -40,8 +40,8 @@ def scenarios(tmp_path_factory):
 
 
 def dense_surfaces(s, n=61):
-    gx, gy = np.meshgrid(np.linspace(*s.domain.x, n), np.linspace(*s.domain.y, n))
-    return surfaces_at(s, np.stack([gx.ravel(), gy.ravel()], axis=1))
+    gx, gy = np.meshgrid(np.linspace(*s.model.x, n), np.linspace(*s.model.y, n))
+    return surface_elevations(s, np.stack([gx.ravel(), gy.ravel()], axis=1))
 
 
 def test_layers_never_cross_and_keep_minimum_thickness(scenarios):
@@ -49,12 +49,12 @@ def test_layers_never_cross_and_keep_minimum_thickness(scenarios):
     for s in scenarios:
         z = dense_surfaces(s)   # denser than the generator's own check grid
         assert (z[:-1] - z[1:]).min() >= d.min_thickness_m - 0.1
-        assert (z[-1] - s.domain.z_bottom).min() >= d.bottom_clearance_m - 0.1
+        assert (z[-1] - s.model.z_bottom).min() >= d.bottom_clearance_m - 0.1
 
 
 def test_boundary_spread_makes_two_metres_a_real_test(scenarios):
     xy = station_xy(scenarios[0])
-    z = np.stack([surfaces_at(s, xy) for s in scenarios])   # (M, 3, R)
+    z = np.stack([surface_elevations(s, xy) for s in scenarios])   # (M, 3, R)
     for b in (1, 2):
         assert np.ptp(z[:, b]) >= 10.0
         assert z[:, b].std() >= 4.0   # not just a few outliers
@@ -63,10 +63,10 @@ def test_boundary_spread_makes_two_metres_a_real_test(scenarios):
 
 def test_layer_properties_are_in_their_ranges_and_stiffen_with_depth(scenarios):
     for s in scenarios:
-        vs = [l.vs for l in s.layers]
-        rho = [l.rho for l in s.layers]
+        vs = [l.vs for l in s.model.layers]
+        rho = [l.rho for l in s.model.layers]
         assert vs == sorted(vs) and rho == sorted(rho)
-        for layer, r in zip(s.layers, Distribution().layers):
+        for layer, r in zip(s.model.layers, Distribution().layers):
             assert r.vs[0] <= layer.vs <= r.vs[1]
             assert r.vp_over_vs[0] - 1e-6 <= layer.vp / layer.vs <= r.vp_over_vs[1] + 1e-6
 
@@ -87,7 +87,7 @@ def test_fixed_layers_keep_the_base_properties(tmp_path):
     s = [load_scenario(p) for p in generate_scenarios(BASE, 3, 1, tmp_path, fixed_layers=True)]
     base = parse_scenario(BASE)
     for sc in s:
-        assert all(np.allclose(l.as_array(), b.as_array()) for l, b in zip(sc.layers, base.layers))
+        np.testing.assert_allclose(layer_table(sc), layer_table(base))
 
 
 def test_stations_sit_at_cell_centres_x_fastest():
@@ -98,27 +98,31 @@ def test_stations_sit_at_cell_centres_x_fastest():
     np.testing.assert_allclose(xy[12], [200, 150])
 
 
-def halfspace(text, vs, damping=0.0):
-    tree = yaml.safe_load(text)
-    for layer in tree["model"]["layers"]:
-        layer.update(vs=vs, vp=2 * vs, rho=2000.0, damping=damping)
-    return parse_scenario(yaml.safe_dump(tree))
+def test_interpolation_matrix_is_the_fem_spline():
+    """The spline is linear in its control values: W c equals the FEM surface through c, for any c."""
+    s = parse_scenario(BASE)
+    xy = np.random.default_rng(0).uniform([0, 0], [400, 300], (50, 2))
+    w = interpolation_matrix(s.model.x, s.model.y, (4, 5), xy)
+    control = np.random.default_rng(1).normal(-30.0, 5.0, (4, 5))
+    tree = yaml.safe_load(BASE)
+    tree["model"]["surfaces"][2]["elevation"] = (control - 40.0).tolist()
+    tree["model"]["surfaces"][1]["elevation"] = control.tolist()
+    z = surface_elevations(parse_scenario(yaml.safe_dump(tree)), xy)
+    np.testing.assert_allclose(w @ control.ravel(), z[1], atol=1e-9)
+    # and least squares recovers the grid from enough stations
+    np.testing.assert_allclose(fit_control_grid(w, z[1:2])[0], control.ravel(), atol=1e-7)
 
 
-def test_column1d_homogeneous_halfspace_doubles_the_incident_wave():
-    s = halfspace(BASE, 800.0)
-    rec = simulate_columns(s)
-    expected = 2 * ricker(rec.t, 2.0, 0.6 + 120.0 / 800.0, 0.01)   # free surface doubling, travel-time delay
-    assert np.abs(rec.velocity[:, 0] - expected).max() < 1e-4 * 0.02
-    assert np.abs(rec.velocity[:, 1:]).max() == 0.0
-
-
-def test_column1d_single_layer_resonance_at_quarter_wavelength():
-    from surrogate.column1d import column_transfer
-    h, vs_soil, vs_rock = 30.0, 150.0, 900.0
-    f = np.linspace(0.2, 3.0, 2801)
-    amp = np.abs(column_transfer(2 * np.pi * f, np.array([[h, 1e-9, 50.0]]), np.array([vs_soil, vs_rock, vs_rock]),
-                                 np.array([1800.0, 2200.0, 2200.0]), np.zeros(3)))[0]
-    # Kramer eq. 7.24 (undamped layer on elastic rock): peak at vs / 4H with amplification 2 / impedance ratio
-    assert abs(f[amp.argmax()] - vs_soil / (4 * h)) < 2e-3
-    assert amp.max() == pytest.approx(2 * (2200 * 900) / (1800 * 150), rel=1e-3)
+def test_estimate_becomes_a_scenario_with_those_boundaries(tmp_path):
+    s = parse_scenario(BASE)
+    control = np.stack([np.full((3, 3), -25.0) + np.arange(3), np.full((3, 3), -60.0) - np.arange(3)[:, None]])
+    text = scenario_with_boundaries(BASE, control)
+    out = parse_scenario(text)
+    xy = station_xy(out)
+    w = interpolation_matrix(s.model.x, s.model.y, (3, 3), xy)
+    np.testing.assert_allclose(surface_elevations(out, xy)[1:], control.reshape(2, -1) @ w.T, atol=1e-9)
+    np.testing.assert_allclose(surface_elevations(out, xy)[0], surface_elevations(s, xy)[0])
+    for key in ("mesh", "time", "source", "receivers", "output"):
+        assert yaml.safe_load(text)[key] == yaml.safe_load(BASE)[key]
+    with pytest.raises(SurrogateInputError, match="crosses"):   # the FEM's own check refuses crossing layers
+        scenario_with_boundaries(BASE, control[::-1])

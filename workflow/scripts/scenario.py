@@ -39,9 +39,9 @@ def scenario_text(base_text: str, seed: int, index: int, fixed_layers: bool, ove
     from surrogate.generate import draw_ground_model, scenario_tree
     from surrogate.scenario import parse_scenario
 
-    base = parse_scenario(base_text)
+    base = parse_scenario(base_text).model
     dist = Distribution().with_fixed_layers(base.layers) if fixed_layers else Distribution()
-    model = draw_ground_model(np.random.default_rng([seed, index]), dist, base.domain)
+    model = draw_ground_model(np.random.default_rng([seed, index]), dist, base)
     tree = deep_merge(scenario_tree(yaml.safe_load(base_text), model), override)
     return yaml.safe_dump(tree, sort_keys=False, default_flow_style=None)
 

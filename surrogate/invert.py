@@ -1,0 +1,67 @@
+"""`invert`: layer-boundary elevations from observed station velocities, written as an estimate file.
+
+Two estimates (DESIGN.md, Replacement):
+* network: the inverse network (point-wise or spatial) reads the station
+  spectra and ground elevation and gives each boundary's elevation per station;
+* optimised (optional): the network's estimate, fitted onto the control grid,
+  starts a descent of the waveform misfit through the forward surrogate
+  (surrogate.optimise).
+Either can be turned into a scenario (the observed one with b12/b23 replaced
+by the control-grid estimate), which one FEM run then confirms.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from surrogate.errors import SurrogateInputError
+from surrogate.generate import SURFACE_NAMES, scenario_with_boundaries, write_text_atomic
+from surrogate.inference import best_inverse, estimate_boundaries, find_model, load_trained
+from surrogate.optimise import fit_control_grid, interpolation_matrix, optimise_boundaries
+from surrogate.resultfile import read_result, write_estimate
+from surrogate.scenario import layer_table, parse_scenario, source_text
+from surrogate.spectra import Band, log_amplitude_spectra
+
+#: control grid of the estimate when the observed scenario's boundaries are flat (the generator's default)
+DEFAULT_CONTROL_GRID = (5, 5)
+
+
+def invert(result_path: str | Path, model_dir: str | Path, out_path: str | Path, network: str | None = None,
+           optimise: bool = False, confirm_scenario: str | Path | None = None) -> dict:
+    """Write the estimate file (and optionally a confirmation scenario); return a summary."""
+    rec = read_result(result_path)
+    inverse = load_trained(find_model(model_dir, (network,)) if network else best_inverse(model_dir))
+    if rec.t.shape != inverse.time.shape or not np.allclose(rec.t, inverse.time):
+        raise SurrogateInputError(f"{result_path}: sample times differ from the training data's "
+                                  f"({len(inverse.time)} samples every {inverse.time[1] - inverse.time[0]} s)")
+    f = inverse.frequency
+    spectra = log_amplitude_spectra(rec.velocity, float(rec.t[1] - rec.t[0]), Band(f[0], f[-1], len(f)))
+    by_network = estimate_boundaries(inverse, spectra[None], rec.xyz[None, :, 2], rec.xyz[:, :2])[0]   # (B, R)
+    estimate, summary = by_network, {"network": inverse.spec.task, "stations": int(rec.xyz.shape[0])}
+    extra = {"boundaries/elevation_network": by_network}
+    if optimise or confirm_scenario:
+        if not rec.scenario:
+            raise SurrogateInputError(f"{result_path}: records no scenario (needed for the box, ground and layers)")
+        scenario = parse_scenario(rec.scenario)
+        model = scenario.model
+        shape = model.surfaces[1].control.shape if model.surfaces[1].control.size > 1 else DEFAULT_CONTROL_GRID
+        weights = interpolation_matrix(model.x, model.y, shape, rec.xyz[:, :2])
+        control = fit_control_grid(weights, by_network).reshape(-1, *shape)
+        if optimise:
+            forward = load_trained(find_model(model_dir, ("forward",)))
+            if source_text(scenario) != forward.source:
+                raise SurrogateInputError(f"{result_path}: its source differs from the forward surrogate's")
+            grid = optimise_boundaries(forward, rec.velocity, rec.xyz[:, 2], layer_table(scenario), weights, control)
+            estimate, control = grid.elevation, grid.control
+            extra["boundaries/elevation_optimised"] = grid.elevation
+            summary.update(optimised=True, misfit_start=grid.start_misfit, misfit_final=grid.misfit)
+        extra["boundaries/control_grid"] = control
+        if confirm_scenario:
+            names = tuple(s.name for s in model.surfaces[1:]) or SURFACE_NAMES[1:]
+            write_text_atomic(Path(confirm_scenario), scenario_with_boundaries(rec.scenario, control, names))
+            summary["confirm_scenario"] = str(confirm_scenario)
+    write_estimate(out_path, rec.xyz, estimate,
+                   {"network": inverse.spec.task, "method": "optimised" if optimise else "network",
+                    "source_file": str(result_path), "engine": "surrogate"}, extra)
+    return summary

@@ -1,0 +1,98 @@
+"""Structure estimation by optimisation through the forward surrogate, on the control grid.
+
+The unknowns are the control-grid elevations c (B, rows, cols) of the layer
+boundaries. The FEM's surface spline (fem.model.Surface) is linear in its
+control values, so the boundary elevation beneath the stations is z = W c with
+a fixed (R, rows*cols) matrix W, found once by interpolating unit control
+grids. The misfit is the forward network's standardised waveform error,
+mean over stations, components and samples,
+
+    J(c) = mean((f(ground, ground - W c, layers) - v_obs)^2) / s^2,
+
+(s: the network's waveform scale, so J is a squared relative misfit) and Adam
+descends it from a starting grid (e.g. the inverse network's estimate fitted
+onto the grid). Ground and layer properties are known; only the boundaries move.
+The network knows nothing outside the depths it was trained on, so after each
+step every boundary's control values are projected into its training depth
+range (mean +- 3 std of the depth feature, below the mean station ground).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fem.model import Surface
+from surrogate.errors import SurrogateInputError
+from surrogate.inference import Trained
+
+
+@dataclass(frozen=True)
+class GridEstimate:
+    control: np.ndarray     #: (B, rows, cols) float64 boundary elevations on the control grid, m
+    elevation: np.ndarray   #: (B, R) float64 boundary elevations beneath the stations, m
+    misfit: float           #: final J, squared relative waveform misfit through the forward surrogate
+    start_misfit: float     #: J of the starting grid
+
+
+def interpolation_matrix(x: tuple[float, float], y: tuple[float, float], shape: tuple[int, int],
+                         xy: np.ndarray) -> np.ndarray:
+    """(R, rows*cols) W with elevation(xy) = W @ control.ravel() for the FEM's spline on a rows x cols grid."""
+    rows, cols = shape
+    basis = np.eye(rows * cols).reshape(-1, rows, cols)
+    return np.stack([Surface("basis", b, x, y).elevation(xy[:, 0], xy[:, 1]) for b in basis], axis=1)
+
+
+def fit_control_grid(weights: np.ndarray, station_elevation: np.ndarray) -> np.ndarray:
+    """(B, rows*cols) least-squares control values whose spline best matches (B, R) station elevations, m.
+
+    weights: (R, rows*cols) from interpolation_matrix."""
+    if weights.shape[0] < weights.shape[1]:
+        raise SurrogateInputError(f"{weights.shape[0]} stations cannot pin {weights.shape[1]} control points")
+    control, *_ = np.linalg.lstsq(weights, station_elevation.T, rcond=None)
+    return control.T
+
+
+def optimise_boundaries(forward: Trained, observed: np.ndarray, ground: np.ndarray, layers: np.ndarray,
+                        weights: np.ndarray, start: np.ndarray, steps: int = 200, lr: float = 0.2) -> GridEstimate:
+    """Descend J from the control grid `start` (B, rows, cols) m; observed (R, 3, T) m/s, ground (R,) m, layers (L, 4).
+
+    lr is in metres per Adam step (Adam's steps are about lr in size whatever the gradient scale).
+    """
+    if observed.shape[-1] * 3 != forward.spec.n_outputs:
+        raise SurrogateInputError(f"observations have {observed.shape[-1]} samples, the forward surrogate "
+                                  f"{forward.spec.n_outputs // 3}")
+    f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)
+    w, g = f32(weights), f32(ground)
+    mean_in, std_in = f32(forward.input_norm.mean), f32(forward.input_norm.std)
+    scale = float(forward.target_norm.std[0])               # one RMS for all waveform samples (taskdata)
+    target = f32(observed.reshape(observed.shape[0], -1) / scale)
+    props = f32(layers.reshape(1, -1)).expand(g.shape[0], -1)
+    n_b = start.shape[0]
+    depth_lo = torch.clamp(mean_in[1:1 + n_b] - 3 * std_in[1:1 + n_b], min=0.0)   # features.forward_inputs order
+    depth_hi = mean_in[1:1 + n_b] + 3 * std_in[1:1 + n_b]
+    lowest, highest = (g.mean() - depth_hi)[:, None], (g.mean() - depth_lo)[:, None]
+    control = torch.tensor(start.reshape(n_b, -1), dtype=torch.float32)
+    control = torch.maximum(torch.minimum(control, highest), lowest).requires_grad_(True)
+
+    def misfit() -> torch.Tensor:
+        depth = g[:, None] - (w @ control.T)                                  # (R, B) m below the ground
+        x = (torch.cat([g[:, None], depth, props], dim=1) - mean_in) / std_in  # features.forward_inputs
+        return ((forward.net(x) - target) ** 2).mean()
+
+    forward.net.requires_grad_(False)
+    optimiser = torch.optim.Adam([control], lr=lr)
+    with torch.no_grad():
+        first = float(misfit())
+    for _ in range(steps):
+        optimiser.zero_grad()
+        loss = misfit()
+        loss.backward()
+        optimiser.step()
+        with torch.no_grad():
+            control.copy_(torch.maximum(torch.minimum(control, highest), lowest))
+    with torch.no_grad():
+        final = float(misfit())
+    c = control.detach().double().numpy()
+    return GridEstimate(c.reshape(start.shape), c @ weights.T, final, first)
