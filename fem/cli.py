@@ -1,14 +1,22 @@
 """Command line: `python -m fem run SCENARIO.yaml -o RESULT.h5` and `python -m fem mesh SCENARIO.yaml`.
 
-Run under `mpiexec -n N` or `srun` for N ranks. Errors in the input print one
-line on stderr (from rank 0) and exit with status 2 on every rank.
+Run under `mpiexec -n N` or `srun` for N ranks. Progress lines come from rank 0.
+
+Exit status: 0 done; 2 bad input (the scenario, the model, an unmeshable
+layer), found on every rank together, one line on stderr from rank 0; 1 a
+failure at run time. A failure that every rank sees together (CG did not
+converge) ends every rank cleanly; any other exception may have happened on
+one rank only while the others wait in a collective call, so the failing rank
+prints it and aborts the whole MPI job (comm.Abort) instead of hanging.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 
 from fem.model import ModelError
+from fem.run import SolverError, run_scenario
 from fem.scenario import ScenarioError, load_scenario
 
 
@@ -32,16 +40,40 @@ def main(argv: list[str] | None = None) -> int:
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
     try:
-        scenario = load_scenario(args.scenario)
-        if args.command == "mesh":
-            from fem.mesh_cli import report_mesh
-            if comm.rank == 0:
-                report_mesh(scenario, args.xdmf)
-            return 0
-        from fem.run import run_scenario
-        run_scenario(scenario, args.output, comm, xdmf=args.xdmf, progress=not args.quiet)
-        return 0
+        return _command(args, comm)
     except (ScenarioError, ModelError) as err:
-        if comm.rank == 0:
-            print(f"error: {args.scenario}: {err}", file=sys.stderr)
+        _report(comm, args.scenario, err)
         return 2
+    except SolverError as err:
+        _report(comm, args.scenario, err)
+        return 1
+    except Exception as err:  # possibly on this rank alone: the others may wait forever in a collective
+        where = f" (rank {comm.rank} of {comm.size})" if comm.size > 1 else ""
+        if isinstance(err, OSError):
+            print(f"error{where}: {err}", file=sys.stderr, flush=True)
+        else:
+            traceback.print_exc()
+            print(f"error{where}: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+        if comm.size > 1:
+            comm.Abort(1)
+        return 1
+
+
+def _report(comm, scenario_path: str, err: Exception) -> None:
+    """One line on stderr from rank 0, naming the scenario file once."""
+    if comm.rank == 0:
+        message = str(err)
+        if not message.startswith(scenario_path):
+            message = f"{scenario_path}: {message}"
+        print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def _command(args: argparse.Namespace, comm) -> int:
+    scenario = load_scenario(args.scenario)
+    if args.command == "mesh":
+        from fem.mesh_cli import report_mesh
+        if comm.rank == 0:
+            report_mesh(scenario, args.xdmf)
+        return 0
+    run_scenario(scenario, args.output, comm, xdmf=args.xdmf, progress=not args.quiet)
+    return 0

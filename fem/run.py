@@ -3,7 +3,7 @@
 Pipeline: mesh (rank 0, gmsh) -> broadcast -> partition (METIS) -> each rank
 assembles its cells -> loads (plane wave with free-field sides, or a point
 source) -> Newmark-beta with PCG -> stations gathered to rank 0 -> result
-file written atomically.
+file written atomically (and, when asked for, velocity snapshots as XDMF).
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from fem.boundary import boundary_faces, classify_box_sides
 from fem.discretize import assemble_local
@@ -20,15 +19,21 @@ from fem.layered_mesh import build_layered_mesh
 from fem.loads import LoadHistory
 from fem.materials import cell_material, layer_rayleigh
 from fem.mesh import Mesh
+from fem.model import ModelError
 from fem.newmark import Newmark
 from fem.receivers import StationSampler
 from fem.result import Result, write_result
 from fem.scenario import MomentTensorSource, Scenario
+from fem.snapshots import SnapshotRecorder
 from hpc.distributed import DistributedMatrix
 from hpc.halo import Halo
 from hpc.krylov import block_jacobi, pcg
 from hpc.layout import local_layout
 from hpc.partition import partition_cells
+
+
+class SolverError(RuntimeError):
+    """The time loop cannot go on (CG did not converge); raised on every rank together."""
 
 
 @dataclass
@@ -46,16 +51,30 @@ def _log(comm, enabled: bool, message: str) -> None:
 
 
 def mesh_for(scenario: Scenario, comm) -> Mesh:
-    """Mesh on rank 0 (gmsh is serial), broadcast to every rank."""
-    mesh = None
+    """Mesh on rank 0 (gmsh is serial), broadcast to every rank.
+
+    A ModelError on rank 0 (gmsh failed, a layer too thin to mesh) is
+    broadcast too and raised on every rank, so no rank waits for a mesh."""
+    mesh = error = None
     if comm.rank == 0:
         m = scenario.mesh
-        mesh = build_layered_mesh(scenario.model, m.order, m.f_max, m.elements_per_wavelength)
-    return comm.bcast(mesh, root=0)
+        try:
+            mesh = build_layered_mesh(scenario.model, m.order, m.f_max, m.elements_per_wavelength)
+        except ModelError as err:
+            error = err
+    mesh, error = comm.bcast((mesh, error), root=0)
+    if error is not None:
+        raise error
+    return mesh
 
 
-def simulate(scenario: Scenario, mesh: Mesh, comm, progress: bool = False) -> tuple[np.ndarray, np.ndarray, RunStats]:
-    """Run the time loop; returns (station xyz (R,3), velocity (R,3,n_steps+1) on rank 0 else None, stats)."""
+def simulate(scenario: Scenario, mesh: Mesh, comm, progress: bool = False,
+             snapshots: SnapshotRecorder | None = None) -> tuple[np.ndarray, np.ndarray, RunStats]:
+    """Run the time loop on the ranks of comm (collective).
+
+    Returns (station xyz (R, 3) m, velocity (R, 3, n_steps+1) m/s on rank 0
+    and None elsewhere, stats). snapshots: a recorder that receives the
+    nodal velocity at its steps, gathered to rank 0 (None: nothing gathered)."""
     t0 = time.perf_counter()
     model, tc = scenario.model, scenario.time
     part = partition_cells(mesh.cells, comm.size) if comm.rank == 0 else None
@@ -98,8 +117,8 @@ def simulate(scenario: Scenario, mesh: Mesh, comm, progress: bool = False) -> tu
     def solve(rhs, guess):
         res = pcg(A, rhs, guess, precond, rtol=sol.rtol, max_iter=sol.max_iterations)
         if res.relative_residual > sol.rtol:
-            raise RuntimeError(f"CG did not converge in {sol.max_iterations} iterations "
-                               f"(relative residual {res.relative_residual:.2e})")
+            raise SolverError(f"CG did not converge in {sol.max_iterations} iterations "
+                              f"(relative residual {res.relative_residual:.2e})")
         return res.x, res.iterations
 
     K = DistributedMatrix(system.stiffness, halo)
@@ -111,6 +130,9 @@ def simulate(scenario: Scenario, mesh: Mesh, comm, progress: bool = False) -> tu
     sampler = StationSampler.build(scenario, mesh, part, g2l, comm.rank)
     state = newmark.initial_state(n_dofs)
     records = np.zeros((sampler.n_local, 3, t.size))
+    if snapshots is not None:
+        snapshots.start(comm, layout)
+        snapshots.record(0, state.v)
     iterations = np.zeros(tc.n_steps, dtype=np.int64)
     dofs = 3 * layout.n_global_nodes
     _log(comm, progress, f"fem: {dofs} dofs, {mesh.n_cells} cells, order {mesh.order}, {comm.size} ranks, "
@@ -123,11 +145,14 @@ def simulate(scenario: Scenario, mesh: Mesh, comm, progress: bool = False) -> tu
         halo.forward(f)
         iterations[k - 1] = newmark.step(state, f)
         records[:, :, k] = sampler.sample(state.v)
+        if snapshots is not None:
+            snapshots.record(k, state.v)
         if k % report_every == 0 or k == tc.n_steps:
             el = time.perf_counter() - t0 - t_setup
             _log(comm, progress, f"fem: step {k}/{tc.n_steps} t={t[k]:.3f}s cg={iterations[k-1]} "
                                  f"elapsed {el:.1f}s eta {el / k * (tc.n_steps - k):.1f}s")
     stats = RunStats(dofs, tc.n_steps, iterations, t_setup, time.perf_counter() - t0 - t_setup)
+    halo.free()
     velocity = sampler.gather(comm, records)
     return sampler.xyz, velocity, stats
 
@@ -143,11 +168,17 @@ def resample(t: np.ndarray, series: np.ndarray, dt_out: float, duration: float) 
 
 
 def run_scenario(scenario: Scenario, output: str, comm, xdmf: str | None = None, progress: bool = True) -> RunStats:
-    """Simulate `scenario` on `comm` and write the result file (rank 0)."""
+    """Simulate `scenario` on `comm` and write the result file (rank 0); xdmf: also the mesh and snapshots."""
     wall0 = time.perf_counter()
     mesh = mesh_for(scenario, comm)
-    xyz, velocity, stats = simulate(scenario, mesh, comm, progress)
+    recorder = None
+    if xdmf is not None:
+        recorder = SnapshotRecorder.every(scenario.snapshot_every, scenario.time.dt, scenario.time.n_steps)
+    xyz, velocity, stats = simulate(scenario, mesh, comm, progress, recorder)
     if comm.rank == 0:
+        if recorder is not None:  # before the result: a run that fails here leaves no result file
+            recorder.write(xdmf, mesh)
+            _log(comm, progress, f"fem: wrote {xdmf} ({len(recorder.fields)} velocity snapshots)")
         t = np.arange(stats.steps + 1) * scenario.time.dt
         t_out, v_out = resample(t, velocity, scenario.output_dt, scenario.time.duration)
         write_result(output, Result(xyz, t_out, v_out.astype(np.float32), scenario.text, "fem", comm.size,
