@@ -154,6 +154,8 @@ def _extended_bspline(surface: Surface, x: tuple[float, float], y: tuple[float, 
     ty = np.r_[[y[0]] * (b.ky + 1), b.ty[b.ky + 1:-b.ky - 1], [y[1]] * (b.ky + 1)]
     shape = BSpline2D(tx, ty, np.zeros((len(tx) - b.kx - 1, len(ty) - b.ky - 1)), b.kx, b.ky)
     gx, gy = shape.greville()
+    # averaging knots can round the end Greville points just past the knot range
+    gx, gy = np.clip(gx, tx[0], tx[-1]), np.clip(gy, ty[0], ty[-1])
     values = surface.elevation(gx[:, None], gy[None, :])            # (nx, ny)
     bx = BSpline.design_matrix(gx, tx, b.kx).toarray()
     by = BSpline.design_matrix(gy, ty, b.ky).toarray()

@@ -37,7 +37,8 @@ def test_lint_is_clean():
 @pytest.mark.parametrize("profile", [[], ["--profile", "slurm/profile"]], ids=["local", "slurm-profile"])
 @pytest.mark.parametrize("config", CONFIGS)
 def test_dry_run_of_shipped_config(config, profile):
-    proc = snakemake("-n", "--cores", "2", "--configfile", f"config/{config}", *profile)
+    # --forceall: the whole plan, whatever results/ a run in the checkout left behind
+    proc = snakemake("-n", "--forceall", "--cores", "2", "--configfile", f"config/{config}", *profile)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     cfg = yaml.safe_load((ROOT / "config" / config).read_text())
     jobs = planned_jobs(proc)
@@ -51,7 +52,7 @@ def test_dry_run_of_shipped_config(config, profile):
 
 
 def test_engine_surrogate_plans_predictions_for_new_models():
-    proc = snakemake("-n", "--cores", "2", "--config", "engine=surrogate")
+    proc = snakemake("-n", "--forceall", "--cores", "2", "--config", "engine=surrogate")
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = planned_jobs(proc)
     assert jobs["simulate_fem"] == 12 and jobs["simulate_surrogate"] == 2 and jobs["mesh"] == 12

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The Slurm pipeline run lands on the first test that asks for it.
+pytestmark = pytest.mark.timeout(2400)
 VENV_BIN = str(Path(sys.executable).parent)
 
 
@@ -146,26 +148,58 @@ def test_tiny_workflow_through_slurm_profile(local_slurm, tmp_path):
                    for line in steps.splitlines()), steps
 
 
-def test_standalone_ddp_batch_script(local_slurm, tmp_path):
-    """slurm/train_ddp.sbatch on the local Slurm: one node, 2 CPU processes through torchrun's
-    c10d rendezvous, on a small store built with the surrogate's 1D stand-in engine."""
-    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"], PYTHONPATH=str(ROOT))
+@pytest.fixture(scope="module")
+def slurm_pipeline(local_slurm, tmp_path_factory) -> Path:
+    """The real pipeline (config/ci.yaml) submitted through slurm/profile: every job a Slurm job,
+    the FEM under `srun -n 2`, training as a 2-task DDP job."""
+    from test_workflow_pipeline import snakemake_cmd, workflow_copy
+    wd = workflow_copy(tmp_path_factory.mktemp("slurm_pipeline"))
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"], OMP_NUM_THREADS="1")
+    # The plugin can wait forever on a job Slurm lost: bound the whole run.
+    proc = subprocess.run(["timeout", "1500", *snakemake_cmd("--profile", str(ROOT / "slurm/profile"))],
+                          cwd=wd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return wd
 
-    def run(*cmd):
-        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"{cmd}: {proc.stderr[-3000:]}"
-        return proc.stdout
-    run(sys.executable, "-m", "surrogate", "generate", "--base", str(ROOT / "config/scenarios/ci.yaml"),
-        "--n", "6", "--seed", "1", "--out", "scn")
-    scenarios = sorted((tmp_path / "scn").glob("*.yaml"))
-    for s in scenarios:
-        run(sys.executable, "-m", "surrogate", "simulate-1d", str(s), "-o", f"res/{s.stem}.h5")
-    run(sys.executable, "-m", "surrogate", "dataset", *sorted(str(p) for p in (tmp_path / "res").glob("*.h5")),
-        "--scenarios", *map(str, scenarios), "--fractions", "0.5", "0.25", "0.25", "-o", "store.h5")
-    out = run("timeout", "500", "sbatch", "--wait", "--parsable", "-N1", "--gpus-per-node=0", "--ntasks-per-node=1",
-              "--cpus-per-task=2", "--mem=4000", "--export=ALL,STORE=store.h5,OUT=trained,TRAIN_ARGS=--epochs 2",
-              str(ROOT / "slurm/train_ddp.sbatch"))
-    job = out.strip().split(";")[0]
+
+def _slurm_jobs(wd: Path, rule: str) -> list[str]:
+    """Slurm job ids of a rule's jobs, from the plugin's per-job log files (results/logs/slurm/rule_RULE/...)."""
+    logs = sorted((wd / "results/logs/slurm" / f"rule_{rule}").rglob("*.log"))
+    assert logs, f"no Slurm job logs for rule {rule}"
+    return [log.stem for log in logs]
+
+
+def _ran_a_completed_two_task_step(job: str) -> bool:
+    steps = subprocess.run(["sacct", "-n", "-P", "-j", job, "-o", "JobID,NTasks,State"],
+                           capture_output=True, text=True, timeout=30).stdout
+    return any(line.split("|")[1] == "2" and line.split("|")[2] == "COMPLETED" for line in steps.splitlines())
+
+
+def test_pipeline_through_slurm_gives_the_local_results(slurm_pipeline):
+    from test_workflow_pipeline import assert_fem_results, assert_metrics_are_real, assert_results_layout
+    assert_results_layout(slurm_pipeline / "results")
+    assert_fem_results(slurm_pipeline)
+    assert_metrics_are_real(slurm_pipeline / "results")
+
+
+@pytest.mark.parametrize("rule", ["simulate_fem", "train"])
+def test_fem_and_training_ran_as_two_task_slurm_steps(slurm_pipeline, rule):
+    jobs = _slurm_jobs(slurm_pipeline, rule)
+    assert all(_ran_a_completed_two_task_step(job) for job in jobs), (rule, jobs)
+
+
+def test_standalone_ddp_batch_script(slurm_pipeline, tmp_path):
+    """slurm/train_ddp.sbatch on the local Slurm: one node, 2 CPU processes through torchrun's
+    c10d rendezvous, on the store of the Slurm pipeline run."""
+    env = dict(os.environ, PATH=VENV_BIN + os.pathsep + os.environ["PATH"], PYTHONPATH=str(ROOT))
+    store = slurm_pipeline / "results/dataset/store.h5"
+    proc = subprocess.run(["timeout", "500", "sbatch", "--wait", "--parsable", "-N1", "--gpus-per-node=0",
+                           "--ntasks-per-node=1", "--cpus-per-task=2", "--mem=4000",
+                           f"--export=ALL,STORE={store},OUT=trained,TRAIN_ARGS=--epochs 2",
+                           str(ROOT / "slurm/train_ddp.sbatch")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    job = proc.stdout.strip().split(";")[0]
     log = next(tmp_path.glob(f"slurm-surrogate-ddp-{job}.out")).read_text()
     assert "1 node(s) x 2 processes" in log
     summary = json.loads(next(line for line in log.splitlines() if line.startswith("{")))

@@ -11,6 +11,7 @@ rule dataset:
     params:
         seed=config["dataset"]["seed"],
         fractions=" ".join(str(f) for f in config["dataset"]["fractions"]),
+        band="{} {} {:d}".format(*config["dataset"]["band"][:2], int(config["dataset"]["band"][2])),
         checkpoints=TRAINING_DIR,
     conda:
         "../envs/pipeline.yaml"
@@ -20,4 +21,4 @@ rule dataset:
         "results/benchmarks/dataset/dataset.tsv"
     shell:
         "rm -rf {params.checkpoints} && python -m surrogate dataset {input.results} --scenarios {input.scenarios}"
-        " --fractions {params.fractions} --seed {params.seed} -o {output} > {log} 2>&1"
+        " --fractions {params.fractions} --band {params.band} --seed {params.seed} -o {output} > {log} 2>&1"

@@ -7,6 +7,10 @@ rule mesh:
         "results/scenarios/{set}/{id}.yaml",
     output:
         "results/meshes/{set}/{id}.txt",
+    params:
+        # `python -m fem` initialises MPI (mpi4py). Under the Slurm plugin a one-task job runs in an
+        # srun step whose PMI_FD the nested Snakemake closes; without PMI_FD MPICH starts a singleton.
+        serial="env -u PMI_FD",
     conda:
         "../envs/pipeline.yaml"
     log:
@@ -14,4 +18,4 @@ rule mesh:
     benchmark:
         "results/benchmarks/mesh/{set}/{id}.tsv"
     shell:
-        "python -m fem mesh {input} > {output}.part 2> {log} && mv {output}.part {output}"
+        "{params.serial} python -m fem mesh {input} > {output}.part 2> {log} && mv {output}.part {output}"

@@ -12,6 +12,10 @@ rule simulate_fem:
         "results/simulations/{set}/{id}.h5",
     wildcard_constraints:
         set=FEM_SETS,
+    # One core per rank, so that `snakemake --cores 2` runs one 2-rank job at a time instead
+    # of oversubscribing the cores (Snakemake scales it down to --cores where that is fewer;
+    # the Slurm profile's cpus_per_task takes precedence on a cluster).
+    threads: config["simulate"]["tasks"]
     resources:
         mpi=config["simulate"]["mpi"],
         tasks=config["simulate"]["tasks"],

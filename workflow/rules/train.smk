@@ -19,6 +19,7 @@ rule train:
         learning_rate=TRAIN["learning_rate"],
         patience=TRAIN["patience"],
         seed=TRAIN["seed"],
+    threads: TRAIN["tasks"]  # one core per DDP process locally (see simulate.smk)
     resources:
         # Named `mpi` because the Slurm plugin then runs the command in the batch step
         # itself (not in a one-task srun step), where srun can start all the tasks.
