@@ -129,8 +129,11 @@ def assemble(cells: np.ndarray, element_matrices: np.ndarray, n_nodes: int) -> s
     block_key = sorted_key[starts]
     slot = np.empty(len(key), dtype=np.int64)
     slot[order] = np.cumsum(starts) - 1
-    blocks = element_matrices.reshape(E, n, 3, n, 3).transpose(2, 4, 0, 1, 3).reshape(9, -1)
-    data = np.stack([np.bincount(slot, b, minlength=len(block_key)) for b in blocks], axis=1)
+    per_node = element_matrices.reshape(E, n, 3, n, 3)
+    data = np.empty((len(block_key), 9))
+    for k in range(9):  # one (component i, component j) entry of the 3x3 blocks at a time: a copy
+        # of 1/9 of the element arrays instead of a transposed copy of all of them (peak memory)
+        data[:, k] = np.bincount(slot, per_node[:, :, k // 3, :, k % 3].ravel(), minlength=len(block_key))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(block_key // n_nodes, minlength=n_nodes))])
     index = np.int32 if 3 * n_nodes < 2**31 - 1 else np.int64
     bsr = sp.bsr_matrix((data.reshape(-1, 3, 3), (block_key % n_nodes).astype(index), indptr),
