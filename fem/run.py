@@ -157,14 +157,13 @@ def simulate(scenario: Scenario, mesh: Mesh, comm, progress: bool = False,
     return sampler.xyz, velocity, stats
 
 
-def resample(t: np.ndarray, series: np.ndarray, dt_out: float, duration: float) -> tuple[np.ndarray, np.ndarray]:
-    """Traces on the output times 0, dt_out, ... <= duration, by linear interpolation in time."""
-    t_out = np.arange(int(np.floor(duration / dt_out + 1e-9)) + 1) * dt_out
+def resample(t: np.ndarray, series: np.ndarray, t_out: np.ndarray) -> np.ndarray:
+    """Traces (..., T) at times t resampled onto t_out by linear interpolation in time."""
     flat = series.reshape(-1, series.shape[-1])
     out = np.empty((flat.shape[0], t_out.size))
     for i in range(flat.shape[0]):  # stations x components: a few thousand short rows at most
         out[i] = np.interp(t_out, t, flat[i])
-    return t_out, out.reshape(series.shape[:-1] + (t_out.size,))
+    return out.reshape(series.shape[:-1] + (t_out.size,))
 
 
 def run_scenario(scenario: Scenario, output: str, comm, xdmf: str | None = None, progress: bool = True) -> RunStats:
@@ -180,7 +179,8 @@ def run_scenario(scenario: Scenario, output: str, comm, xdmf: str | None = None,
             recorder.write(xdmf, mesh)
             _log(comm, progress, f"fem: wrote {xdmf} ({len(recorder.fields)} velocity snapshots)")
         t = np.arange(stats.steps + 1) * scenario.time.dt
-        t_out, v_out = resample(t, velocity, scenario.output_dt, scenario.time.duration)
+        t_out = scenario.output_times
+        v_out = resample(t, velocity, t_out)
         write_result(output, Result(xyz, t_out, v_out.astype(np.float32), scenario.text, "fem", comm.size,
                                     stats.dofs, time.perf_counter() - wall0))
         _log(comm, progress, f"fem: wrote {output}; mean CG iterations/step {stats.cg_iterations.mean():.1f}, "

@@ -99,6 +99,12 @@ class Scenario:
     solver: SolverConfig
     snapshot_every: float         #: seconds between XDMF wavefield snapshots (0: none)
 
+    @property
+    def output_times(self) -> np.ndarray:
+        """(T,) float64 times of the recorded traces, 0, output_dt, ... <= duration, s (any engine)."""
+        n = int(np.floor(self.time.duration / self.output_dt + 1e-9)) + 1
+        return np.arange(n) * self.output_dt
+
 
 class _Loader(yaml.SafeLoader):
     """Safe YAML loader that also reads 1e12 and 1.0e12 as floats (YAML 1.2; PyYAML's 1.1 needs 1.0e+12)."""
