@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install.sh
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-exec .venv/bin/snakemake --cores 2 "$@"
+# the rules call python, mpiexec and torchrun by name: take them from the venv
+. .venv/bin/activate
+exec snakemake --cores 2 "$@"

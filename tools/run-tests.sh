@@ -13,4 +13,5 @@ else
   echo "run-tests: not root on Debian: no local Slurm is started; the Slurm tests need one (see README)" >&2
 fi
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
-exec .venv/bin/python -m pytest "$@"
+. .venv/bin/activate
+exec python -m pytest "$@"
