@@ -13,6 +13,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p.name for p in (ROOT / "config").glob("*.yaml"))
+#: models in the default configuration's data and new sets
+DEFAULT_SETS = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["scenarios"]
+N_DATA, N_NEW = DEFAULT_SETS["data"]["count"], DEFAULT_SETS["new"]["count"]
 
 
 def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -55,7 +58,7 @@ def test_engine_surrogate_plans_predictions_for_new_models():
     proc = snakemake("-n", "--forceall", "--cores", "2", "--config", "engine=surrogate")
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = planned_jobs(proc)
-    assert jobs["simulate_fem"] == 12 and jobs["simulate_surrogate"] == 2 and jobs["mesh"] == 12
+    assert jobs["simulate_fem"] == N_DATA and jobs["simulate_surrogate"] == N_NEW and jobs["mesh"] == N_DATA
 
 
 @pytest.mark.parametrize("bad, named", [
@@ -98,8 +101,8 @@ def workflow_copy(tmp_path):
 
 def test_changing_one_scenario_reruns_only_its_jobs(workflow_copy):
     wd = workflow_copy
-    targets = [f"results/scenarios/data/d{i:04d}.yaml" for i in range(12)] + \
-              [f"results/scenarios/new/n{i:03d}.yaml" for i in range(2)]
+    targets = [f"results/scenarios/data/d{i:04d}.yaml" for i in range(N_DATA)] + \
+              [f"results/scenarios/new/n{i:03d}.yaml" for i in range(N_NEW)]
     proc = snakemake("--cores", "2", *targets, cwd=wd)
     assert proc.returncode == 0, proc.stderr[-3000:]
     before = {t: (wd / t).read_text() for t in targets}
