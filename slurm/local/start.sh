@@ -144,7 +144,8 @@ sacctmgr -i add cluster "$CLUSTER" >/dev/null 2>&1 || true
 sacctmgr -i add account "$ACCOUNT" Cluster="$CLUSTER" Description=local Organization=local >/dev/null 2>&1 || true
 sacctmgr -i add user "$(id -un)" Account="$ACCOUNT" DefaultAccount="$ACCOUNT" Cluster="$CLUSTER" >/dev/null 2>&1 || true
 
-start_daemon slurmctld slurmctld -D -i
+# -c: a fresh start drops jobs an earlier, killed cluster left in its state (they would hold the CPUs)
+start_daemon slurmctld slurmctld -D -c
 wait_for slurmctld 60 scontrol ping
 start_daemon slurmd slurmd -D
 wait_for "node $HOST" 60 bash -c "sinfo -h -n $HOST -o %T | grep -Eq '^(idle|mixed|allocated)'"
