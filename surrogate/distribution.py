@@ -92,3 +92,35 @@ def smooth_field(rng: np.random.Generator, x: tuple[float, float], y: tuple[floa
     d2 = ((p[:, None, :] - p[None, :, :]) ** 2).sum(-1)
     cov = np.exp(-0.5 * d2 / length**2) + 1e-8 * np.eye(len(p))   # jitter: SE kernels are near-singular
     return (np.linalg.cholesky(cov) @ rng.standard_normal(len(p))).reshape(rows, cols)
+
+
+#: Distribution fields a configuration may set (the layer ranges stay in code or come from the base scenario)
+GEOMETRY_SETTINGS = ("control_grid", "correlation_length", "ground_mean_m", "topography_std_m", "thickness1_frac",
+                     "thickness2_frac", "thickness_std_frac", "min_thickness_m", "bottom_clearance_m")
+
+
+def distribution_from_settings(settings: dict) -> Distribution:
+    """The default Distribution with the given geometry fields replaced (lists become tuples).
+
+    Raises SurrogateInputError naming an unknown field or a value of the wrong shape."""
+    from surrogate.errors import SurrogateInputError
+    unknown = sorted(set(settings) - set(GEOMETRY_SETTINGS))
+    if unknown:
+        raise SurrogateInputError(f"distribution: unknown setting(s) {', '.join(unknown)}; "
+                                  f"known: {', '.join(GEOMETRY_SETTINGS)}")
+    default = Distribution()
+    values = {}
+    for key, value in settings.items():
+        expected = getattr(default, key)
+        if isinstance(expected, tuple):
+            if not isinstance(value, (list, tuple)) or len(value) != len(expected):
+                raise SurrogateInputError(f"distribution.{key}: expected {len(expected)} numbers, got {value!r}")
+            value = tuple(type(e)(v) for e, v in zip(expected, value))
+        elif not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise SurrogateInputError(f"distribution.{key}: expected a number, got {value!r}")
+        values[key] = float(value) if not isinstance(value, tuple) else value
+    dist = replace(default, **values)
+    if min(dist.control_grid) < 2 or dist.correlation_length <= 0 or dist.min_thickness_m <= 0:
+        raise SurrogateInputError("distribution: control_grid needs >= 2 points a side, correlation_length and "
+                                  "min_thickness_m must be positive")
+    return dist

@@ -1,11 +1,14 @@
 """The training distribution: geometry invariants, spread, reproducibility; estimates back into scenarios."""
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
 
-from surrogate.distribution import Distribution
+from surrogate.distribution import GEOMETRY_SETTINGS, Distribution, distribution_from_settings
 from surrogate.errors import SurrogateInputError
-from surrogate.generate import generate_scenarios, scenario_with_boundaries
+from surrogate.generate import draw_ground_model, generate_scenarios, scenario_with_boundaries
 from surrogate.optimise import fit_control_grid, interpolation_matrix
 from surrogate.scenario import layer_table, load_scenario, parse_scenario, station_xy, surface_elevations
 
@@ -126,3 +129,40 @@ def test_estimate_becomes_a_scenario_with_those_boundaries(tmp_path):
         assert yaml.safe_load(text)[key] == yaml.safe_load(BASE)[key]
     with pytest.raises(SurrogateInputError, match="crosses"):   # the FEM's own check refuses crossing layers
         scenario_with_boundaries(BASE, control[::-1])
+
+
+def test_distribution_settings_replace_only_the_named_fields():
+    dist = distribution_from_settings({"correlation_length": 1.5, "thickness1_frac": [0.1, 0.2], "control_grid": [4, 6]})
+    assert dist == replace(Distribution(), correlation_length=1.5, thickness1_frac=(0.1, 0.2), control_grid=(4, 6))
+    assert distribution_from_settings({}) == Distribution()
+
+
+@pytest.mark.parametrize("settings, named", [({"corelation_length": 1.0}, "corelation_length"),
+                                             ({"thickness1_frac": [0.1]}, "thickness1_frac"),
+                                             ({"min_thickness_m": "4"}, "min_thickness_m"),
+                                             ({"correlation_length": 0.0}, "correlation_length")])
+def test_bad_distribution_settings_are_named(settings, named):
+    with pytest.raises(SurrogateInputError, match=named):
+        distribution_from_settings(settings)
+
+
+def test_schema_defaults_are_the_distribution_defaults():
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    fields = schema["properties"]["scenarios"]["properties"]["distribution"]["properties"]
+    assert set(fields) == set(GEOMETRY_SETTINGS)
+    defaults = {k: v["default"] for k, v in fields.items()}
+    assert distribution_from_settings(defaults) == Distribution()
+
+
+def test_longer_correlation_gives_smoother_surfaces():
+    base = parse_scenario(BASE).model
+    roughness = {}
+    for length in (0.35, 1.5):
+        dist = distribution_from_settings({"correlation_length": length})
+        steps = []
+        for i in range(20):
+            model = draw_ground_model(np.random.default_rng([3, i]), dist, base)
+            z = model.elevations(np.linspace(0.0, 400.0, 41), np.full(41, 150.0))[1]
+            steps.append(np.abs(np.diff(z, 2)).mean())
+        roughness[length] = np.mean(steps)
+    assert roughness[1.5] < 0.5 * roughness[0.35]

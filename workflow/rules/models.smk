@@ -10,6 +10,7 @@ rule models:
         seed=scenario_seed,
         index=scenario_index,
         override=scenario_override,
+        distribution=json.dumps(config["scenarios"]["distribution"], sort_keys=True),
         fixed_layers="--fixed-layers" if config["scenarios"]["fixed_layers"] else "",
     conda:
         "../envs/pipeline.yaml"
@@ -19,4 +20,4 @@ rule models:
         "results/benchmarks/models/{set}/{id}.tsv"
     shell:
         "python workflow/scripts/scenario.py {input.base} --seed {params.seed} --index {params.index}"
-        " {params.fixed_layers} --override {params.override:q} -o {output} > {log} 2>&1"
+        " {params.fixed_layers} --distribution {params.distribution:q} --override {params.override:q} -o {output} > {log} 2>&1"

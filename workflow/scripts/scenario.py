@@ -3,9 +3,12 @@
 Model INDEX is drawn from its own random stream seeded by (SEED, INDEX)
 (surrogate.generate), so every scenario is one independent job and changing
 one scenario's override re-runs only that scenario's jobs. An override is a
-partial scenario (JSON) merged over the generated one, key by key.
+partial scenario (JSON) merged over the generated one, key by key. The
+distribution's geometry settings (surrogate.distribution.Distribution fields,
+config scenarios.distribution) come as JSON too.
 
-    python workflow/scripts/scenario.py BASE.yaml --seed S --index I [--override JSON] -o OUT.yaml
+    python workflow/scripts/scenario.py BASE.yaml --seed S --index I [--distribution JSON]
+        [--override JSON] -o OUT.yaml
 """
 from __future__ import annotations
 
@@ -33,14 +36,18 @@ def deep_merge(tree: dict, override: dict) -> dict:
     return merged
 
 
-def scenario_text(base_text: str, seed: int, index: int, fixed_layers: bool, override: dict) -> str:
-    """YAML text of model `index` of the data set (base_text, seed), override applied."""
-    from surrogate.distribution import Distribution
+def scenario_text(base_text: str, seed: int, index: int, fixed_layers: bool, override: dict,
+                  distribution: dict | None = None) -> str:
+    """YAML text of model `index` of the data set (base_text, seed), override applied.
+
+    distribution: Distribution fields that differ from the defaults (geometry only)."""
+    from surrogate.distribution import distribution_from_settings
     from surrogate.generate import draw_ground_model, scenario_tree
     from surrogate.scenario import parse_scenario
 
     base = parse_scenario(base_text).model
-    dist = Distribution().with_fixed_layers(base.layers) if fixed_layers else Distribution()
+    dist = distribution_from_settings(distribution or {})
+    dist = dist.with_fixed_layers(base.layers) if fixed_layers else dist
     model = draw_ground_model(np.random.default_rng([seed, index]), dist, base)
     tree = deep_merge(scenario_tree(yaml.safe_load(base_text), model), override)
     return yaml.safe_dump(tree, sort_keys=False, default_flow_style=None)
@@ -52,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, required=True, help="seed of the data set")
     p.add_argument("--index", type=int, required=True, help="model number within the data set")
     p.add_argument("--fixed-layers", action="store_true", help="keep the base scenario's layer properties")
+    p.add_argument("--distribution", default="{}", help="Distribution geometry settings (JSON)")
     p.add_argument("--override", default="{}", help="partial scenario (JSON) merged over the generated one")
     p.add_argument("-o", "--output", type=Path, required=True, help="scenario file to write (YAML)")
     args = p.parse_args(argv)
@@ -61,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     from surrogate.generate import write_text_atomic
     try:
         text = scenario_text(args.base.read_text(), args.seed, args.index, args.fixed_layers,
-                             json.loads(args.override))
+                             json.loads(args.override), json.loads(args.distribution))
         parse_scenario(text)  # refuse a broken override here, naming the key, not in the FEM run
     except (OSError, ScenarioError, SurrogateInputError, json.JSONDecodeError) as err:
         print(f"error: {args.output}: {err}", file=sys.stderr)
