@@ -71,12 +71,21 @@ def layer_sizes(model: GroundModel, f_max: float, elements_per_wavelength: float
     return np.minimum(wavelength_size, thickness / min_elements_across)
 
 
+#: around a refined point: the fine size holds within this many coarse sizes, then grows
+#: linearly back to the coarse size over REFINE_RAMP more (a gentle size gradient of ~1/3)
+REFINE_CORE, REFINE_RAMP = 1.5, 2.5
+
+
 def build_layered_mesh(model: GroundModel, order: int, f_max: float, elements_per_wavelength: float,
-                       min_elements_across: int = 2, size_safety: float = 0.55) -> Mesh:
+                       min_elements_across: int = 2, size_safety: float = 0.55,
+                       refine_at: np.ndarray | None = None, refine_factor: float = 1.0) -> Mesh:
     """Mesh the model with tetrahedra of the given order (1 or 2) conforming to every surface.
 
-    f_max in Hz; gmsh's target edge length per layer from ``layer_sizes``. Same input,
-    same mesh (gmsh runs single-threaded). Raises MeshError if gmsh fails."""
+    f_max in Hz; gmsh's target edge length per layer from ``layer_sizes``. refine_at
+    (3,) m: a point (a point source) around which elements are refine_factor times
+    smaller than its layer's size h, within REFINE_CORE h of it, growing back to h
+    over REFINE_RAMP h more. Same input, same mesh (gmsh runs single-threaded).
+    Raises MeshError if gmsh fails."""
     if order not in (1, 2):
         raise ModelError(f"mesh.order: {order} not supported (1 or 2)")
     sizes = layer_sizes(model, f_max, elements_per_wavelength, min_elements_across, size_safety)
@@ -84,7 +93,13 @@ def build_layered_mesh(model: GroundModel, order: int, f_max: float, elements_pe
         step("building the geometry")
         volume_layer, face_surface = _build_geometry(model)
         step("setting element sizes")
-        _set_layer_sizes(volume_layer, sizes)
+        refinement = None
+        if refine_at is not None and refine_factor > 1.0:
+            refine_at = np.asarray(refine_at, dtype=float)
+            layer = int(model.layer_index(*refine_at[:, None])[0])
+            h = float(sizes[max(layer, 0)])
+            refinement = (refine_at, h / refine_factor, REFINE_CORE * h, (REFINE_CORE + REFINE_RAMP) * h, h)
+        _set_layer_sizes(volume_layer, sizes, refinement)
         step("meshing")
         gmsh.model.mesh.generate(3)
         step("reading the mesh back")
@@ -223,8 +238,13 @@ def _build_geometry(model: GroundModel) -> tuple[dict[int, int], dict[int, int]]
     return volume_layer, {tag: i for tag, i in face_surface.items() if tag in kept}
 
 
-def _set_layer_sizes(volume_layer: dict[int, int], sizes: np.ndarray) -> None:
-    """Background size field: each layer's size inside it, the smaller one on shared faces."""
+def _set_layer_sizes(volume_layer: dict[int, int], sizes: np.ndarray,
+                     refinement: tuple[np.ndarray, float, float, float, float] | None = None) -> None:
+    """Background size field: each layer's size inside it, the smaller one on shared faces.
+
+    refinement: (point (3,), fine size, core radius, outer radius, coarse size), m: the
+    fine size within the core radius of the point, growing linearly to the coarse size at
+    the outer radius (and beyond, where the layer sizes take over)."""
     field = gmsh.model.mesh.field
     constants = []
     for volume, layer in sorted(volume_layer.items()):
@@ -234,6 +254,21 @@ def _set_layer_sizes(volume_layer: dict[int, int], sizes: np.ndarray) -> None:
         field.setNumbers(tag, "VolumesList", [volume])
         field.setNumber(tag, "IncludeBoundary", 1)
         constants.append(tag)
+    if refinement is not None:
+        # fine size within `core`, then growing with the slope that reaches the layer size at
+        # `outer`, and on (Threshold holds SizeMax beyond DistMax: put both far away) so the
+        # refinement never caps a coarser neighbouring layer
+        point, fine, core, outer, coarse = refinement
+        distance = field.add("MathEval")   # a formula, so the point need not be in the geometry
+        field.setString(distance, "F", "Sqrt((x-({:.17g}))^2+(y-({:.17g}))^2+(z-({:.17g}))^2)".format(*point))
+        slope = (coarse - fine) / (outer - core)
+        threshold = field.add("Threshold")
+        field.setNumber(threshold, "InField", distance)
+        field.setNumber(threshold, "SizeMin", fine)
+        field.setNumber(threshold, "SizeMax", 1e6 * coarse)
+        field.setNumber(threshold, "DistMin", core)
+        field.setNumber(threshold, "DistMax", core + (1e6 * coarse - fine) / slope)
+        constants.append(threshold)
     smallest = field.add("Min")
     field.setNumbers(smallest, "FieldsList", constants)
     field.setAsBackgroundMesh(smallest)

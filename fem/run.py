@@ -59,7 +59,9 @@ def mesh_for(scenario: Scenario, comm) -> Mesh:
     if comm.rank == 0:
         m = scenario.mesh
         try:
-            mesh = build_layered_mesh(scenario.model, m.order, m.f_max, m.elements_per_wavelength)
+            point = getattr(scenario.source, "position", None)   # a moment-tensor source's
+            mesh = build_layered_mesh(scenario.model, m.order, m.f_max, m.elements_per_wavelength,
+                                      refine_at=point, refine_factor=m.source_refinement)
         except ModelError as err:
             error = err
     mesh, error = comm.bcast((mesh, error), root=0)

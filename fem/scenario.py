@@ -1,6 +1,7 @@
 """The scenario file (YAML, one per simulation): parsed into small frozen dataclasses.
 
 DESIGN.md fixes the keys; keys added here (`mesh.elements_per_wavelength`,
+`mesh.source_refinement`,
 `solver.*`, `source.time_function.type: smooth_step`, `output.snapshots`) are
 optional with documented defaults. Unknown keys are refused, so a typo is
 never silently ignored. All units SI, z up.
@@ -31,6 +32,7 @@ class MeshConfig:
     order: int                       #: element order, 1 (4-node) or 2 (10-node)
     f_max: float                     #: highest frequency to resolve, Hz
     elements_per_wavelength: float   #: n in h <= vs / (f_max * n)
+    source_refinement: float = 1.0   #: elements this many times smaller around a point source (1: none)
 
 
 @dataclass(frozen=True)
@@ -263,12 +265,15 @@ def parse_scenario(text: str) -> Scenario:
     d = _take(d, "scenario", ("model", "mesh", "time", "source", "receivers"),
               {"output": {}, "solver": {}})
     model = _model(d["model"])
-    m = _take(d["mesh"], "mesh", ("f_max",), {"order": 2, "elements_per_wavelength": None})
+    m = _take(d["mesh"], "mesh", ("f_max",), {"order": 2, "elements_per_wavelength": None, "source_refinement": 1.0})
     if m["order"] not in (1, 2):
         raise ScenarioError(f"mesh.order: expected 1 or 2, got {m['order']!r}")
     n = m["elements_per_wavelength"]
     n = DEFAULT_ELEMENTS_PER_WAVELENGTH[m["order"]] if n is None else _number(n, "mesh.elements_per_wavelength", True)
-    mesh = MeshConfig(m["order"], _number(m["f_max"], "mesh.f_max", positive=True), n)
+    refine = _number(m["source_refinement"], "mesh.source_refinement", True)
+    if refine < 1.0:
+        raise ScenarioError(f"mesh.source_refinement: expected a factor >= 1, got {refine}")
+    mesh = MeshConfig(m["order"], _number(m["f_max"], "mesh.f_max", positive=True), n, refine)
     t = _take(d["time"], "time", ("duration", "dt"), {})
     time = TimeConfig(_number(t["duration"], "time.duration", True), _number(t["dt"], "time.dt", True))
     if time.dt > time.duration:

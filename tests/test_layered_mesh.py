@@ -277,3 +277,49 @@ def test_crossing_surfaces_are_refused_naming_the_layer():
                         (SOFT, MEDIUM, STIFF))
     with pytest.raises(ModelError, match="layer 1 has no thickness"):
         build_layered_mesh(model, 1, 1.0, 3.0, min_elements_across=1)
+
+
+def test_source_refinement_shrinks_elements_near_the_point_only():
+    """Refined by 3 around a point inside the middle layer of flat_model(): median edge within the
+    core radius about h/3; beyond the outer radius, and in the other layers, the plain mesh's sizes."""
+    from fem.layered_mesh import REFINE_CORE, REFINE_RAMP
+    model = flat_model()
+    plain = build_layered_mesh(model, 1, 2.0, 3.0)
+    point = np.array([200.0, 200.0, -115.0])
+    refined = build_layered_mesh(model, 1, 2.0, 3.0, refine_at=point, refine_factor=3.0)
+    h = layer_sizes(model, 2.0, 3.0)[1]
+
+    def median_edge(mesh, keep):
+        p = mesh.points[mesh.cells[keep]]
+        return np.median(np.linalg.norm(p[:, [0, 0, 0, 1, 1, 2]] - p[:, [1, 2, 3, 2, 3, 3]], axis=-1))
+
+    r = lambda mesh: np.linalg.norm(cell_centres(mesh) - point, axis=1)
+    near = lambda mesh: r(mesh) < REFINE_CORE * h
+    far = lambda mesh: r(mesh) > (REFINE_CORE + REFINE_RAMP + 0.5) * h
+    assert median_edge(refined, near(refined)) < 0.45 * median_edge(plain, near(plain))
+    assert median_edge(refined, far(refined)) == pytest.approx(median_edge(plain, far(plain)), rel=0.1)
+    for layer in (0, 2):   # the coarser layers above and below keep their own sizes away from the point
+        keep = lambda mesh: (mesh.layer == layer) & far(mesh)
+        assert median_edge(refined, keep(refined)) == pytest.approx(median_edge(plain, keep(plain)), rel=0.1)
+    assert refined.cells.shape[0] > plain.cells.shape[0]
+
+
+def test_source_refinement_factor_below_one_is_refused():
+    from fem.scenario import ScenarioError, parse_scenario
+    text = """
+model:
+  domain: {x: [0.0, 100.0], y: [0.0, 100.0], z_bottom: -100.0}
+  surfaces: [{name: ground, elevation: 0.0}]
+  layers: [{vp: 1500.0, vs: 1000.0, rho: 2000.0}]
+mesh: {order: 2, f_max: 5.0, source_refinement: 0.5}
+time: {duration: 0.1, dt: 0.01}
+source:
+  type: moment_tensor
+  position: [50.0, 50.0, -50.0]
+  tensor: {mxy: 1.0e13}
+  time_function: {type: brune, rise_time: 0.1}
+receivers: {points: [[10.0, 10.0]]}
+"""
+    with pytest.raises(ScenarioError, match="mesh.source_refinement"):
+        parse_scenario(text)
+    assert parse_scenario(text.replace("source_refinement: 0.5", "source_refinement: 2")).mesh.source_refinement == 2.0
