@@ -1,6 +1,7 @@
 """The result file (HDF5), the same layout whichever engine wrote it (DESIGN.md)."""
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,9 @@ import numpy as np
 ENGINES = ("fem", "surrogate")
 
 
+@functools.lru_cache(maxsize=1)
 def package_version() -> str:
+    """The installed package's version (looked up once: importlib.metadata scans sys.path)."""
     try:
         from importlib.metadata import version
         return version("seismic-surrogate")

@@ -108,8 +108,12 @@ class Scenario:
         return np.arange(n) * self.output_dt
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML loader that also reads 1e12 and 1.0e12 as floats (YAML 1.2; PyYAML's 1.1 needs 1.0e+12)."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """Safe YAML loader that also reads 1e12 and 1.0e12 as floats (YAML 1.2; PyYAML's 1.1 needs 1.0e+12).
+
+    libyaml's parser where PyYAML has it (its wheels do: ~10x faster on scenario
+    files; the surrogate's predict parses one per call), the pure-Python one otherwise.
+    Tags are resolved in Python either way, so both read the same values."""
 
 
 _Loader.add_implicit_resolver(

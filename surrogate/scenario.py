@@ -64,9 +64,13 @@ def layer_table(scenario: Scenario) -> np.ndarray:
     return np.array([[l.vp, l.vs, l.rho, l.damping] for l in scenario.model.layers])
 
 
+#: libyaml's emitter where PyYAML has it; the same text as the pure-Python safe dumper
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def source_text(scenario: Scenario) -> str:
     """The `source` section as canonical YAML: one data set, one source; compared as text."""
-    return yaml.safe_dump(load_yaml(scenario.text)["source"], sort_keys=True)
+    return yaml.dump(load_yaml(scenario.text)["source"], Dumper=_DUMPER, sort_keys=True)
 
 
 def receiver_grid(scenario: Scenario) -> tuple[int, int]:
