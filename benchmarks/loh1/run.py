@@ -1,6 +1,6 @@
 """LOH.1 benchmark: the FEM against the SISMOWINE reference traces.
 
-    python benchmarks/loh1/run.py [--f-max F] [--ranks N] [--n ELEMENTS_PER_WAVELENGTH]
+    python benchmarks/loh1/run.py [--f-max F] [--ranks N] [--n ELEMENTS_PER_WAVELENGTH] [--source-refinement R]
 
 Pipeline: the scenario next to this file, with mesh.f_max and the time step set
 from the options -> `mpiexec -n N python -m fem run` -> both traces low-passed
@@ -33,12 +33,14 @@ DEFAULT_REFERENCE = ROOT.parent / "shared" / "benchmarks" / "loh1" / "reference.
 STEPS_PER_PERIOD = 50
 
 
-def scenario_text(f_max: float, elements_per_wavelength: float) -> str:
-    """The benchmark scenario with f_max (Hz), n and a time step of 1 / (50 f_max) s, at most 0.02 s."""
+def scenario_text(f_max: float, elements_per_wavelength: float, source_refinement: float = 1.0) -> str:
+    """The benchmark scenario with f_max (Hz), n, mesh.source_refinement and a time step of
+    1 / (50 f_max) s, at most 0.02 s."""
     from fem.scenario import load_yaml
     d = load_yaml((HERE / "scenario.yaml").read_text())
     dt = min(0.02, 1.0 / (STEPS_PER_PERIOD * f_max))
-    d["mesh"].update(f_max=float(f_max), elements_per_wavelength=float(elements_per_wavelength))
+    d["mesh"].update(f_max=float(f_max), elements_per_wavelength=float(elements_per_wavelength),
+                     source_refinement=float(source_refinement))
     d["time"]["dt"] = dt
     d["output"]["dt"] = dt  # native rate: filtered before it is interpolated
     return yaml.safe_dump(d, sort_keys=False)
@@ -82,22 +84,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--f-max", type=float, default=1.0, help="resolved frequency and filter corner, Hz")
     p.add_argument("--n", type=float, default=4.0, help="elements per shear wavelength (order 2)")
     p.add_argument("--ranks", type=int, default=2, help="MPI ranks")
+    p.add_argument("--source-refinement", type=float, default=1.0,
+                   help="elements this many times smaller around the source (mesh.source_refinement)")
     p.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="reference.npz")
     p.add_argument("--workdir", type=Path, default=ROOT / "results" / "benchmarks" / "loh1",
                    help="where the scenario and the result file go")
     p.add_argument("--reuse", action="store_true", help="compare an existing result file instead of running")
     args = p.parse_args(argv)
-    if args.f_max <= 0 or args.n <= 0 or args.ranks < 1:
-        sys.exit("error: --f-max, --n and --ranks must be positive")
+    if args.f_max <= 0 or args.n <= 0 or args.ranks < 1 or args.source_refinement < 1:
+        sys.exit("error: --f-max, --n and --ranks must be positive, --source-refinement at least 1")
     if not args.reference.is_file():
         sys.exit(f"error: {args.reference}: no such reference file")
 
     from fem.result import read_result
     args.workdir.mkdir(parents=True, exist_ok=True)
-    tag = f"f{args.f_max:g}_n{args.n:g}"
+    tag = f"f{args.f_max:g}_n{args.n:g}" + (f"_r{args.source_refinement:g}" if args.source_refinement > 1 else "")
     scenario = args.workdir / f"loh1_{tag}.yaml"
     result = args.workdir / f"loh1_{tag}.h5"
-    scenario.write_text(scenario_text(args.f_max, args.n))
+    scenario.write_text(scenario_text(args.f_max, args.n, args.source_refinement))
     wall = None
     if not args.reuse:
         wall = run_fem(scenario, result, args.ranks)
