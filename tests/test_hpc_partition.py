@@ -1,26 +1,9 @@
 """Serial checks of the mesh partition and of each rank's local layout."""
-from itertools import permutations
-
 import numpy as np
 import pytest
 
 from hpc import dual_graph, local_layout, node_owner, partition_cells
-
-
-def box_tets(nx: int, ny: int, nz: int) -> np.ndarray:
-    """(6*nx*ny*nz, 4) int64 cells of a unit-spaced box grid, 6 Kuhn tets per hexahedron.
-
-    Every tet runs from the hex's corner (0,0,0) to (1,1,1) along one ordering
-    of the axes, which makes neighbouring hexes' triangulations conform.
-    """
-    i, j, k = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij"))
-    stride = np.array([1, nx + 1, (nx + 1) * (ny + 1)])
-    origin = i * stride[0] + j * stride[1] + k * stride[2]
-    tets = []
-    for axes in permutations(range(3)):
-        steps = np.cumsum([np.zeros(3, int)] + [np.eye(3, dtype=int)[a] for a in axes], axis=0)
-        tets.append(origin[:, None] + steps @ stride)
-    return np.concatenate(tets).astype(np.int64)
+from tests.kuhn_box import kuhn_tets
 
 
 def edge_cut(cells: np.ndarray, part: np.ndarray) -> int:
@@ -28,7 +11,7 @@ def edge_cut(cells: np.ndarray, part: np.ndarray) -> int:
     return int(np.sum(part[g.row] != part[g.col]) // 2)
 
 
-CELLS = box_tets(6, 5, 4)
+CELLS = kuhn_tets(6, 5, 4)
 
 
 def test_dual_graph_counts_interior_faces():

@@ -7,8 +7,6 @@ each distributed result is compared with the serial global computation on
 the same rank. The partitions include METIS, a random cell-by-cell split (nodes
 shared by three ranks, many neighbours) and one that leaves the last rank empty.
 """
-from itertools import permutations
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -17,6 +15,7 @@ from mpi4py import MPI
 
 from hpc import (DistributedMatrix, Halo, block_jacobi, dot, gather_global, jacobi,
                  local_layout, partition_cells, pcg)
+from tests.kuhn_box import kuhn_tets
 
 SHAPE = (8, 7, 6)   # hexahedra along x, y, z; 6 tets each
 BLOCK = 3           # dofs per node, interleaved: dof = 3*node + component
@@ -24,17 +23,10 @@ BLOCK = 3           # dofs per node, interleaved: dof = 3*node + component
 
 def box_mesh(nx: int, ny: int, nz: int) -> tuple[np.ndarray, np.ndarray]:
     """(n_nodes, 3) jittered grid points, m, and (6*nx*ny*nz, 4) Kuhn tets."""
-    i, j, k = (a.ravel() for a in np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij"))
-    stride = np.array([1, nx + 1, (nx + 1) * (ny + 1)])
-    origin = i * stride[0] + j * stride[1] + k * stride[2]
-    tets = []
-    for axes in permutations(range(3)):
-        steps = np.cumsum([np.zeros(3, int)] + [np.eye(3, dtype=int)[a] for a in axes], axis=0)
-        tets.append(origin[:, None] + steps @ stride)
     gx, gy, gz = np.meshgrid(np.arange(nx + 1), np.arange(ny + 1), np.arange(nz + 1), indexing="ij")
     points = np.stack([gx.ravel("F"), gy.ravel("F"), gz.ravel("F")], axis=1).astype(float)
     points += 0.05 * np.random.default_rng(1).uniform(-1, 1, points.shape)
-    return points, np.concatenate(tets).astype(np.int64)
+    return points, kuhn_tets(nx, ny, nz)
 
 
 def element_matrices(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
