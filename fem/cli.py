@@ -1,4 +1,5 @@
-"""Command line: `python -m fem run SCENARIO.yaml -o RESULT.h5` and `python -m fem mesh SCENARIO.yaml`.
+"""Command line: `python -m fem run SCENARIO.yaml -o RESULT.h5 [--mesh MESH.npz]` and
+`python -m fem mesh SCENARIO.yaml [--save MESH.npz]`.
 
 Run under `mpiexec -n N` or `srun` for N ranks. Progress lines come from rank 0.
 
@@ -29,9 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--xdmf", help="also write the mesh and velocity snapshots (every output.snapshots s) "
                                     "as XDMF+HDF5 at this path")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--mesh", help="use this mesh file (from `python -m fem mesh --save`) instead of meshing")
     mesh = sub.add_parser("mesh", help="mesh a scenario's model and report counts, quality and resolved frequency")
     mesh.add_argument("scenario", help="scenario file (YAML)")
     mesh.add_argument("--xdmf", help="write the mesh as XDMF+HDF5 at this path")
+    mesh.add_argument("--save", help="write the mesh (.npz) for `python -m fem run --mesh`")
     return p
 
 
@@ -73,7 +76,10 @@ def _command(args: argparse.Namespace, comm) -> int:
     if args.command == "mesh":
         from fem.mesh_cli import report_mesh
         if comm.rank == 0:
-            report_mesh(scenario, args.xdmf)
+            mesh = report_mesh(scenario, args.xdmf)
+            if args.save:
+                from fem.mesh_file import save_mesh
+                save_mesh(args.save, mesh, scenario)
         return 0
-    run_scenario(scenario, args.output, comm, xdmf=args.xdmf, progress=not args.quiet)
+    run_scenario(scenario, args.output, comm, xdmf=args.xdmf, progress=not args.quiet, mesh_file=args.mesh)
     return 0

@@ -1,4 +1,4 @@
-"""`python -m fem mesh SCENARIO.yaml [--xdmf OUT.xdmf]`: mesh a scenario's model and report on it.
+"""`python -m fem mesh SCENARIO.yaml [--xdmf OUT.xdmf] [--save MESH.npz]`: mesh a scenario's model, report on it.
 
 The mesh is the one `python -m fem run` builds (fem.run.mesh_for: same order,
 f_max and elements per wavelength), so the report's counts, quality and

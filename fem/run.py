@@ -50,18 +50,23 @@ def _log(comm, enabled: bool, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def mesh_for(scenario: Scenario, comm) -> Mesh:
-    """Mesh on rank 0 (gmsh is serial), broadcast to every rank.
+def mesh_for(scenario: Scenario, comm, mesh_file: str | None = None) -> Mesh:
+    """Mesh on rank 0 (gmsh is serial), or read from mesh_file (fem.mesh_file), broadcast to every rank.
 
-    A ModelError on rank 0 (gmsh failed, a layer too thin to mesh) is
-    broadcast too and raised on every rank, so no rank waits for a mesh."""
+    A ModelError on rank 0 (gmsh failed, a layer too thin to mesh, a mesh file
+    made for another model) is broadcast too and raised on every rank, so no
+    rank waits for a mesh."""
     mesh = error = None
     if comm.rank == 0:
         m = scenario.mesh
         try:
-            point = getattr(scenario.source, "position", None)   # a moment-tensor source's
-            mesh = build_layered_mesh(scenario.model, m.order, m.f_max, m.elements_per_wavelength,
-                                      refine_at=point, refine_factor=m.source_refinement)
+            if mesh_file is not None:
+                from fem.mesh_file import load_mesh
+                mesh = load_mesh(mesh_file, scenario)
+            else:
+                point = getattr(scenario.source, "position", None)   # a moment-tensor source's
+                mesh = build_layered_mesh(scenario.model, m.order, m.f_max, m.elements_per_wavelength,
+                                          refine_at=point, refine_factor=m.source_refinement)
         except ModelError as err:
             error = err
     mesh, error = comm.bcast((mesh, error), root=0)
@@ -168,10 +173,12 @@ def resample(t: np.ndarray, series: np.ndarray, t_out: np.ndarray) -> np.ndarray
     return out.reshape(series.shape[:-1] + (t_out.size,))
 
 
-def run_scenario(scenario: Scenario, output: str, comm, xdmf: str | None = None, progress: bool = True) -> RunStats:
-    """Simulate `scenario` on `comm` and write the result file (rank 0); xdmf: also the mesh and snapshots."""
+def run_scenario(scenario: Scenario, output: str, comm, xdmf: str | None = None, progress: bool = True,
+                 mesh_file: str | None = None) -> RunStats:
+    """Simulate `scenario` on `comm` and write the result file (rank 0); xdmf: also the mesh and
+    snapshots; mesh_file: the mesh saved by `python -m fem mesh --save` instead of meshing again."""
     wall0 = time.perf_counter()
-    mesh = mesh_for(scenario, comm)
+    mesh = mesh_for(scenario, comm, mesh_file)
     recorder = None
     if xdmf is not None:
         recorder = SnapshotRecorder.every(scenario.snapshot_every, scenario.time.dt, scenario.time.n_steps)

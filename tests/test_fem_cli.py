@@ -127,6 +127,28 @@ def test_mesh_command_reports_counts_and_resolved_frequency(tiny: Path):
         assert np.bincount(h5["mesh/layer"][...]).tolist() == [int(r[1]) for r in rows]
 
 
+def test_saved_mesh_gives_the_same_run_and_a_stale_one_is_refused(tiny: Path):
+    saved = tiny.parent / "mesh.npz"
+    proc = fem("mesh", str(tiny), "--save", str(saved))
+    assert proc.returncode == 0 and saved.is_file(), proc.stderr
+    assert sorted(p.name for p in tiny.parent.iterdir()) == ["mesh.npz", "tiny.yaml"]   # no temporary left
+    fresh, reused = tiny.parent / "fresh.h5", tiny.parent / "reused.h5"
+    assert fem("run", str(tiny), "-o", str(fresh), "--quiet", ranks=2).returncode == 0
+    proc = fem("run", str(tiny), "-o", str(reused), "--quiet", "--mesh", str(saved), ranks=2)
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(fresh, "r") as a, h5py.File(reused, "r") as b:
+        np.testing.assert_array_equal(a["receivers/velocity"][...], b["receivers/velocity"][...])
+        assert a.attrs["dofs"] == b.attrs["dofs"]
+    # the same mesh file for a model with another boundary: refused before any step, nothing written
+    other = tiny.parent / "other.yaml"
+    other.write_text(TINY.replace("elevation: -12.0", "elevation: -14.0"))
+    stale = tiny.parent / "stale.h5"
+    proc = fem("run", str(other), "-o", str(stale), "--mesh", str(saved), ranks=2)
+    assert proc.returncode == 2 and not stale.exists()
+    assert error_lines(proc.stderr) == [f"error: {other}: mesh file {saved} was made for another model or mesh "
+                                        f"setting; remake it with `python -m fem mesh SCENARIO --save {saved}`"]
+
+
 BAD = {
     "unknown key": (("mesh: {order: 1,", "mesh: {order: 1, colour: red,"), "unknown key 'colour'"),
     "missing key": (("time: {duration: 0.1, dt: 0.01}\n", ""), "missing key 'time'"),

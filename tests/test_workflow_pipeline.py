@@ -143,7 +143,7 @@ def assert_results_layout(wd: Path) -> None:
     """Every stage's outputs under results/ (wd), as the README describes them."""
     for set_name, ids in (("data", DATA_IDS), ("new", NEW_IDS)):
         for i in ids:
-            for stage, ext in (("scenarios", "yaml"), ("meshes", "txt"), ("simulations", "h5")):
+            for stage, ext in (("scenarios", "yaml"), ("meshes", "txt"), ("meshes", "npz"), ("simulations", "h5")):
                 assert (wd / stage / set_name / f"{i}.{ext}").is_file(), f"{stage}/{set_name}/{i}.{ext}"
     assert (wd / "dataset/store.h5").is_file()
     for net in NETWORKS:

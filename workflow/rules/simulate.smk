@@ -7,7 +7,7 @@ FEM_SETS = "data|new" if config["engine"] == "fem" else "data"
 rule simulate_fem:
     input:
         scenario="results/scenarios/{set}/{id}.yaml",
-        mesh="results/meshes/{set}/{id}.txt",
+        mesh="results/meshes/{set}/{id}.npz",
     output:
         "results/simulations/{set}/{id}.h5",
     wildcard_constraints:
@@ -30,8 +30,8 @@ rule simulate_fem:
     benchmark:
         "results/benchmarks/simulate/{set}/{id}.tsv"
     shell:
-        "{params.env} {resources.mpi} -n {resources.tasks} python -m fem run {input.scenario} -o {output}"
-        " > {log} 2>&1"
+        "{params.env} {resources.mpi} -n {resources.tasks} python -m fem run {input.scenario}"
+        " --mesh {input.mesh} -o {output} > {log} 2>&1"
 
 
 if config["engine"] == "surrogate":
