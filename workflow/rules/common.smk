@@ -20,7 +20,8 @@ TRAIN = config["train"]
 INVERSE_NETWORKS = [n for n in TRAIN["networks"] if n.startswith("inverse")]
 # Checkpoints of the training runs, keyed by the settings that shape the result.
 TRAINING_DIR = "results/training"
-TRAIN_KEY = hashlib.sha1(json.dumps({k: TRAIN[k] for k in ("epochs", "batch_size", "learning_rate", "patience", "seed")},
+TRAIN_KEY = hashlib.sha1(json.dumps({k: TRAIN[k] for k in ("epochs", "batch_size", "grid_batch_size", "learning_rate",
+                                                              "patience", "seed")},
                                     sort_keys=True).encode()).hexdigest()[:12]
 THREADS_ENV = "OMP_NUM_THREADS={t} OPENBLAS_NUM_THREADS={t} MKL_NUM_THREADS={t}"
 

@@ -15,7 +15,8 @@ rule train:
     params:
         work=lambda wildcards: f"{TRAINING_DIR}/{TRAIN_KEY}",
         epochs=TRAIN["epochs"],
-        batch_size=TRAIN["batch_size"],
+        # the U-Net's samples are whole station grids (one per ground model), not stations
+        batch_size=lambda wildcards: TRAIN["grid_batch_size" if wildcards.network == "inverse_spatial" else "batch_size"],
         learning_rate=TRAIN["learning_rate"],
         patience=TRAIN["patience"],
         seed=TRAIN["seed"],
