@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy.interpolate import NdBSpline, RectBivariateSpline
+from scipy.interpolate import BSpline, NdBSpline, RectBivariateSpline
 
 
 class ModelError(ValueError):
@@ -89,6 +89,17 @@ class Surface:
         pts = np.stack([x.ravel(), y.ravel()], axis=-1)
         return self._spline(pts).reshape(x.shape)
 
+    def grid_elevation(self, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        """(len(gy), len(gx)) elevation, m, on the tensor grid gx x gy inside the box.
+
+        The same spline as `elevation`, evaluated as B_y C^T B_x^T from the 1D basis
+        matrices: O(n) instead of a 2D basis search per point (model validation
+        samples 10^4 points on every scenario read)."""
+        b = self.bspline
+        bx = BSpline.design_matrix(np.asarray(gx, float), b.tx, b.kx)
+        by = BSpline.design_matrix(np.asarray(gy, float), b.ty, b.ky)
+        return np.asarray((bx @ (by @ b.coef.T).T).T)
+
     @cached_property
     def _spline(self) -> NdBSpline:
         b = self.bspline
@@ -130,8 +141,8 @@ class GroundModel:
 
     def min_thickness(self, samples: int = 101) -> np.ndarray:
         """(n_layers,) minimum thickness of each layer over a dense sample grid, m."""
-        gx, gy = np.meshgrid(np.linspace(*self.x, samples), np.linspace(*self.y, samples))
-        elev = np.concatenate([self.elevations(gx, gy), np.full((1, *gx.shape), self.z_bottom)])
+        gx, gy = np.linspace(*self.x, samples), np.linspace(*self.y, samples)
+        elev = np.stack([s.grid_elevation(gx, gy) for s in self.surfaces] + [np.full((samples, samples), self.z_bottom)])
         return (elev[:-1] - elev[1:]).reshape(self.n_layers, -1).min(axis=1)
 
     def validate(self, min_thickness: float = 1.0) -> None:

@@ -33,6 +33,13 @@ def test_flat_surface_is_constant_everywhere():
     np.testing.assert_allclose(s.elevation([0.0, 123.0, 400.0], [0.0, 45.0, 300.0]), -20.0)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 5), (6, 4)])
+def test_grid_evaluation_equals_pointwise_evaluation(shape):
+    s = surface(np.random.default_rng(3).normal(size=shape) * 10.0)
+    gx, gy = np.linspace(*BOX[0], 37), np.linspace(*BOX[1], 23)     # box edges included
+    np.testing.assert_allclose(s.grid_elevation(gx, gy), s.elevation(*np.meshgrid(gx, gy)), atol=1e-10)
+
+
 def three_layers(b12=-20.0, b23=-50.0, z_bottom=-120.0, vs=150.0) -> GroundModel:
     layers = (Layer(500.0, vs, 1700.0, 0.02), Layer(1200.0, 400.0, 1900.0, 0.01), Layer(2000.0, 800.0, 2100.0, 0.0))
     surfaces = (surface([[0.0]]), surface(b12), surface(b23))
