@@ -1,15 +1,22 @@
-"""`predict` against the FEM on the same scenario and the same machine: wall times and their ratio.
+"""`predict` against the FEM on the same scenarios and the same machine: wall times and their ratios.
 
-    python benchmarks/surrogate_speed.py SCENARIO.yaml --model results/surrogate [--ranks 2] [--repeats 5]
+    python benchmarks/surrogate_speed.py SCENARIO.yaml [MORE.yaml ...] --model results/surrogate
+        [--ranks 2] [--repeats 5] [--fem-repeats 3] [-o FILE.json]
 
-Times (wall clock, s):
-* fem: `mpiexec -n RANKS python -m fem run SCENARIO -o ...` as a whole process, once
-  (the FEM's own `wall_seconds` attribute, which excludes interpreter start-up, is reported too);
-* predict_cli: `python -m surrogate predict SCENARIO --model DIR -o ...` as a whole process,
-  median of `repeats` (includes the interpreter and torch import, about 2 s);
-* predict_call: the same prediction as a library call in this process, median of `repeats`
-  (what a workflow or an inversion that keeps the network loaded pays per scenario).
-Prints one JSON object; `-o FILE` also writes it there.
+All scenarios must be of one configuration (the forward network's box, stations,
+source); the first is the one timed one at a time. Times (wall clock, s):
+* fem: `mpiexec -n RANKS python -m fem run SCENARIO -o ...` as a whole process (meshing
+  included, as a user runs it), median of `fem-repeats`; its own `wall_seconds`
+  attribute (no interpreter start-up) is reported too;
+* predict_cli: `python -m surrogate predict SCENARIO --model DIR -o ...` as a whole
+  process, median of `repeats` (interpreter and torch import included, ~2 s);
+* predict_batch: `python -m surrogate predict ALL.yaml --model DIR --output-dir ...`,
+  one process for all the scenarios given, divided by their number (median of 3):
+  what replacing a set of FEM runs costs per run;
+* predict_loaded: `ForwardSurrogate.run` in this process with the network loaded
+  once: read and validate the scenario, predict, write the result file, median of
+  `repeats` x the scenarios (what a caller that keeps the network pays per scenario).
+Ratios are fem / each. Prints one JSON object; `-o FILE` also writes it there.
 """
 from __future__ import annotations
 
@@ -37,43 +44,58 @@ def _timed(cmd: list[str], env: dict) -> float:
     return time.perf_counter() - start
 
 
-def predict_call_seconds(scenario: Path, model: Path, out: Path, repeats: int) -> list[float]:
-    """Wall time of each in-process prediction (network loaded once, as a caller keeping it would)."""
-    from surrogate.cli import main
+def predict_loaded_seconds(scenarios: list[Path], model: Path, out: Path, repeats: int) -> list[float]:
+    """Wall time of each in-process prediction, the network loaded once as a caller keeping it would."""
+    sys.path.insert(0, str(ROOT))
+    from surrogate.predict import ForwardSurrogate
+    surrogate = ForwardSurrogate(model)
+    surrogate.run(scenarios[0], out)                      # first call: lazy imports, allocator warm-up
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        if main(["predict", str(scenario), "--model", str(model), "-o", str(out)]) != 0:
-            sys.exit("error: predict failed")
-        times.append(time.perf_counter() - start)
+        for scenario in scenarios:
+            start = time.perf_counter()
+            surrogate.run(scenario, out)
+            times.append(time.perf_counter() - start)
     return times
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("scenario", type=Path)
+    p.add_argument("scenarios", type=Path, nargs="+")
     p.add_argument("--model", type=Path, required=True, help="surrogate folder with a trained forward network")
     p.add_argument("--ranks", type=int, default=2, help="MPI ranks of the FEM run")
     p.add_argument("--repeats", type=int, default=5, help="predict runs; the median is reported")
+    p.add_argument("--fem-repeats", type=int, default=3, help="FEM runs; the median is reported")
     p.add_argument("-o", "--output", type=Path, help="also write the JSON here")
     a = p.parse_args()
-    if not a.scenario.is_file():
-        sys.exit(f"error: scenario file not found: {a.scenario}")
+    for s in a.scenarios:
+        if not s.is_file():
+            sys.exit(f"error: scenario file not found: {s}")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     mpiexec = shutil.which("mpiexec") or sys.exit("error: mpiexec not on PATH")
+    first, model = str(a.scenarios[0]), str(a.model)
     with tempfile.TemporaryDirectory() as tmp:
-        fem_out, sur_out = Path(tmp) / "fem.h5", Path(tmp) / "surrogate.h5"
-        fem = _timed([mpiexec, "-n", str(a.ranks), sys.executable, "-m", "fem", "run", str(a.scenario),
-                      "-o", str(fem_out), "--quiet"], env)
-        with h5py.File(fem_out) as f:
-            fem_internal, dofs = float(f.attrs["wall_seconds"]), int(f.attrs["dofs"])
-        cli = [_timed([sys.executable, "-m", "surrogate", "predict", str(a.scenario), "--model", str(a.model),
-                       "-o", str(sur_out)], env) for _ in range(a.repeats)]
-        call = predict_call_seconds(a.scenario, a.model, sur_out, a.repeats)
-    result = {"scenario": str(a.scenario), "dofs": dofs, "fem_ranks": a.ranks, "fem_s": fem,
-              "fem_internal_s": fem_internal, "predict_cli_median_s": statistics.median(cli),
-              "predict_call_median_s": statistics.median(call), "predict_cli_s": cli, "predict_call_s": call,
-              "ratio_cli": fem / statistics.median(cli), "ratio_call": fem / statistics.median(call)}
+        fem_out, sur_out, batch_dir = Path(tmp) / "fem.h5", Path(tmp) / "surrogate.h5", Path(tmp) / "batch"
+        fem, fem_internal = [], []
+        for _ in range(a.fem_repeats):
+            fem.append(_timed([mpiexec, "-n", str(a.ranks), sys.executable, "-m", "fem", "run", first,
+                               "-o", str(fem_out), "--quiet"], env))
+            with h5py.File(fem_out) as f:
+                fem_internal.append(float(f.attrs["wall_seconds"]))
+                dofs = int(f.attrs["dofs"])
+        predict = [sys.executable, "-m", "surrogate", "predict"]
+        cli = [_timed(predict + [first, "--model", model, "-o", str(sur_out)], env) for _ in range(a.repeats)]
+        batch = [_timed(predict + [*map(str, a.scenarios), "--model", model, "--output-dir", str(batch_dir)], env)
+                 / len(a.scenarios) for _ in range(3)]
+        loaded = predict_loaded_seconds(a.scenarios, a.model, sur_out, a.repeats)
+    fem_s = statistics.median(fem)
+    medians = {"predict_cli_s": statistics.median(cli), "predict_batch_s": statistics.median(batch),
+               "predict_loaded_s": statistics.median(loaded)}
+    result = {"scenario": first, "scenarios": len(a.scenarios), "dofs": dofs, "fem_ranks": a.ranks,
+              "fem_s": fem_s, "fem_runs_s": fem, "fem_internal_s": statistics.median(fem_internal),
+              **{f"{k[:-2]}_median_s": v for k, v in medians.items()},
+              **{f"ratio_{k[8:-2]}": fem_s / v for k, v in medians.items()},
+              "predict_cli_runs_s": cli, "predict_batch_runs_s": batch}
     text = json.dumps(result, indent=2)
     print(text)
     if a.output:

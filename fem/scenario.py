@@ -200,7 +200,8 @@ def _model(d: dict) -> GroundModel:
     return model
 
 
-def _source(d: dict) -> PlaneWave | MomentTensorSource:
+def parse_source(d: dict) -> PlaneWave | MomentTensorSource:
+    """The `source` section (a mapping) as a source object; ScenarioError names a bad key."""
     if not isinstance(d, dict) or "type" not in d:
         raise ScenarioError("source: missing key 'type' (plane_wave or moment_tensor)")
     if d["type"] == "plane_wave":
@@ -292,7 +293,7 @@ def parse_scenario(text: str) -> Scenario:
         raise ScenarioError(f"solver.predictor_order: expected 0, 1 or 2, got {s['predictor_order']!r}")
     solver = SolverConfig(_number(s["rtol"], "solver.rtol", True), int(s["max_iterations"]),
                           s["predictor_order"], _interval(s["rayleigh_band"], "solver.rayleigh_band"))
-    return Scenario(text, model, mesh, time, _source(d["source"]), _receivers(d["receivers"], model),
+    return Scenario(text, model, mesh, time, parse_source(d["source"]), _receivers(d["receivers"], model),
                     output_dt, solver, _number(o["snapshots"], "output.snapshots"))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -74,26 +73,11 @@ def _evaluate(a) -> None:
 
 
 def _predict(a) -> None:
-    import numpy as np
-    from fem.result import Result, write_result
-    from surrogate.inference import find_model, load_trained, predict_velocity
-    from surrogate import scenario as sc
-    start = time.perf_counter()
-    scenario = sc.load_scenario(a.scenario)
-    model = load_trained(find_model(a.model, ("forward",)))
-    if sc.source_text(scenario) != model.source:
-        raise SurrogateInputError(f"{a.scenario}: its source differs from the one the surrogate was trained for")
-    t = sc.output_times(scenario)
-    if t.shape != model.time.shape or not np.allclose(t, model.time):
-        raise SurrogateInputError(f"{a.scenario}: output times differ from the surrogate's "
-                                  f"({len(model.time)} samples every {model.time[1] - model.time[0]} s)")
-    layers = sc.layer_table(scenario)
-    if layers.size + len(scenario.model.surfaces) != model.spec.n_inputs:
-        raise SurrogateInputError(f"{a.scenario}: layer count differs from the surrogate's")
-    xyz = sc.station_xyz(scenario)
-    z = sc.surface_elevations(scenario, xyz[:, :2])
-    velocity = predict_velocity(model, z[0], z[1:], layers)
-    write_result(a.output, Result(xyz, t, velocity, scenario.text, "surrogate", 1, 0, time.perf_counter() - start))
+    from surrogate.predict import ForwardSurrogate, output_paths
+    outputs = output_paths(a.scenario, a.output, a.output_dir)
+    surrogate = ForwardSurrogate(a.model)
+    for scenario, output in zip(a.scenario, outputs):
+        surrogate.run(scenario, output)
 
 
 def _invert(a) -> None:
@@ -135,10 +119,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
     e.add_argument("--tolerance", type=float, default=2.0, help="boundary elevation tolerance, m")
     e.set_defaults(run=_evaluate)
-    r = sub.add_parser("predict", help="forward surrogate: scenario -> result file (engine 'surrogate')")
-    r.add_argument("scenario")
+    r = sub.add_parser("predict", help="forward surrogate: scenario(s) -> result file(s) (engine 'surrogate')")
+    r.add_argument("scenario", nargs="+", help="scenario YAML; several share one network load")
     r.add_argument("--model", required=True)
-    r.add_argument("-o", "--output", required=True)
+    r.add_argument("-o", "--output", help="result file (one scenario)")
+    r.add_argument("--output-dir", help="folder for the results of any number of scenarios: DIR/STEM.h5")
     r.set_defaults(run=_predict)
     i = sub.add_parser("invert", help="structure estimate: result file -> estimate file")
     i.add_argument("result")

@@ -20,7 +20,7 @@ from surrogate.generate import SURFACE_NAMES, scenario_with_boundaries, write_te
 from surrogate.inference import best_inverse, estimate_boundaries, find_model, load_trained
 from surrogate.optimise import fit_control_grid, interpolation_matrix, optimise_boundaries
 from surrogate.resultfile import read_result, write_estimate
-from surrogate.scenario import layer_table, parse_scenario, source_text
+from surrogate.scenario import layer_table, parse_scenario, same_source
 from surrogate.spectra import Band, log_amplitude_spectra
 
 #: control grid of the estimate when the observed scenario's boundaries are flat (the generator's default)
@@ -50,7 +50,7 @@ def invert(result_path: str | Path, model_dir: str | Path, out_path: str | Path,
         control = fit_control_grid(weights, by_network).reshape(-1, *shape)
         if optimise:
             forward = load_trained(find_model(model_dir, ("forward",)))
-            if source_text(scenario) != forward.source:
+            if not same_source(scenario, forward.source):
                 raise SurrogateInputError(f"{result_path}: its source differs from the forward surrogate's")
             grid = optimise_boundaries(forward, rec.velocity, rec.xyz[:, 2], layer_table(scenario), weights, control)
             estimate, control = grid.elevation, grid.control

@@ -8,19 +8,21 @@ code needs (layer table, source text, output times).
 """
 from __future__ import annotations
 
+import dataclasses
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from fem.model import ModelError
-from fem.scenario import Scenario, ScenarioError, load_yaml
+from fem.scenario import Scenario, ScenarioError, load_yaml, parse_source
 from fem.scenario import parse_scenario as fem_parse_scenario
 from fem.stations import station_xyz as fem_station_xyz
 from surrogate.errors import SurrogateInputError
 
 __all__ = ["Scenario", "parse_scenario", "load_scenario", "station_xyz", "station_xy", "surface_elevations",
-           "layer_table", "source_text", "output_times", "receiver_grid"]
+           "layer_table", "source_text", "same_source", "output_times", "receiver_grid"]
 
 
 def parse_scenario(text: str) -> Scenario:
@@ -71,6 +73,26 @@ _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 def source_text(scenario: Scenario) -> str:
     """The `source` section as canonical YAML: one data set, one source; compared as text."""
     return yaml.dump(load_yaml(scenario.text)["source"], Dumper=_DUMPER, sort_keys=True)
+
+
+def _source_values(source) -> tuple:
+    """A source object as nested tuples of plain values (arrays as lists): comparable with ==."""
+    return tuple((f.name, _source_values(v) if dataclasses.is_dataclass(v) else
+                  np.asarray(v).tolist() if isinstance(v, np.ndarray) else v)
+                 for f in dataclasses.fields(source) for v in [getattr(source, f.name)])
+
+
+@lru_cache(maxsize=8)
+def _source_values_of_text(text: str) -> tuple:
+    return _source_values(parse_source(load_yaml(text)))
+
+
+def same_source(scenario: Scenario, text: str) -> bool:
+    """Whether the scenario's source has the values of the source section `text` (source_text's YAML).
+
+    Compares parsed values, so it needs no second YAML read of the scenario (the
+    surrogate's predict pays one per scenario) and ignores formatting."""
+    return _source_values(scenario.source) == _source_values_of_text(text)
 
 
 def receiver_grid(scenario: Scenario) -> tuple[int, int]:

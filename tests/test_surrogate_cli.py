@@ -60,6 +60,18 @@ def test_predict_writes_the_fem_result_layout(trained, tmp_path):
             assert key in f.attrs
 
 
+def test_predict_of_several_scenarios_equals_one_call_per_scenario(trained, tmp_path):
+    """One network load for many scenarios (--output-dir DIR/STEM.h5) changes nothing in the results."""
+    tmp, scen, runs = trained
+    model = str(tmp / "model")
+    assert main(["predict", *map(str, scen[:3]), "--model", model, "--output-dir", str(tmp_path / "many")]) == 0
+    for s in scen[:3]:
+        assert main(["predict", str(s), "--model", model, "-o", str(tmp_path / "one.h5")]) == 0
+        with h5py.File(tmp_path / "many" / f"{s.stem}.h5") as f, h5py.File(tmp_path / "one.h5") as g:
+            np.testing.assert_array_equal(f["receivers/velocity"][...], g["receivers/velocity"][...])
+            assert f.attrs["scenario"] == g.attrs["scenario"] == s.read_text()
+
+
 @pytest.mark.parametrize("network", ["inverse_pointwise", "inverse_spatial"])
 def test_invert_writes_the_estimate_layout(trained, tmp_path, network):
     tmp, scen, runs = trained
@@ -117,6 +129,9 @@ def test_bad_inputs_give_one_clear_line_and_fail(trained, tmp_path, capsys):
     (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
     cases.append((["predict", tmp_path / "other.yaml", "--model", tmp / "model", "-o", tmp_path / "x.h5"],
                   "source differs"))
+    cases.append((["predict", scen[0], scen[1], "--model", tmp / "model", "-o", tmp_path / "x.h5"],
+                  "-o names one result file but 2 scenarios"))
+    cases.append((["predict", scen[0], "--model", tmp / "model"], "give either -o RESULT.h5"))
     (tmp_path / "cfg.yaml").write_text("learning_rate: 1.0\n")
     cases.append((["train", "--store", tmp / "store.h5", "--task", "forward", "--config", tmp_path / "cfg.yaml",
                    "--out", tmp_path], "unknown training setting(s) learning_rate"))

@@ -1,0 +1,75 @@
+"""The forward surrogate as a drop-in for the FEM: scenario file in, result file out (engine 'surrogate').
+
+The network is loaded once (`ForwardSurrogate(model_dir)`) and then applied to
+any number of scenarios: what `python -m surrogate predict S1.yaml S2.yaml ...`
+does, and what a caller that keeps it (an inversion, a hazard study) pays per
+scenario. Each scenario is read and validated exactly as the FEM reads it.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fem.result import Result, write_result
+from surrogate import scenario as sc
+from surrogate.errors import SurrogateInputError
+from surrogate.inference import find_model, load_trained, predict_velocity
+
+
+class ForwardSurrogate:
+    """The trained forward network of a model folder, ready to replace FEM runs."""
+
+    def __init__(self, model_dir: str | Path):
+        self.model = load_trained(find_model(model_dir, ("forward",)))
+
+    def result(self, scenario: sc.Scenario, start: float | None = None) -> Result:
+        """The surrogate's result for a parsed scenario; refuses one it was not trained for.
+
+        `start` (time.perf_counter()) is when the caller began on this scenario: the
+        result's wall_seconds counts from there (reading the file included)."""
+        start = time.perf_counter() if start is None else start
+        model = self.model
+        if not sc.same_source(scenario, model.source):
+            raise SurrogateInputError("its source differs from the one the surrogate was trained for")
+        t = sc.output_times(scenario)
+        if t.shape != model.time.shape or not np.allclose(t, model.time):
+            raise SurrogateInputError(f"output times differ from the surrogate's "
+                                      f"({len(model.time)} samples every {model.time[1] - model.time[0]} s)")
+        layers = sc.layer_table(scenario)
+        if layers.size + len(scenario.model.surfaces) != model.spec.n_inputs:
+            raise SurrogateInputError("layer count differs from the surrogate's")
+        xyz = sc.station_xyz(scenario)
+        z = sc.surface_elevations(scenario, xyz[:, :2])
+        velocity = predict_velocity(model, z[0], z[1:], layers)
+        return Result(xyz, t, velocity, scenario.text, "surrogate", 1, 0, time.perf_counter() - start)
+
+    def run(self, scenario_path: str | Path, output: str | Path) -> Result:
+        """Read a scenario file, predict, write the result file (atomically); errors name the file."""
+        start = time.perf_counter()
+        scenario = sc.load_scenario(scenario_path)
+        try:
+            result = self.result(scenario, start)
+        except SurrogateInputError as err:
+            raise SurrogateInputError(f"{scenario_path}: {err}") from None
+        write_result(output, result)
+        return result
+
+
+def output_paths(scenarios: list[str], output: str | None, output_dir: str | None) -> list[Path]:
+    """Where each scenario's result goes: `-o FILE` for one scenario, `--output-dir DIR` (DIR/STEM.h5) for any."""
+    if (output is None) == (output_dir is None):
+        raise SurrogateInputError("give either -o RESULT.h5 (one scenario) or --output-dir DIR")
+    if output is not None:
+        if len(scenarios) != 1:
+            raise SurrogateInputError(f"-o names one result file but {len(scenarios)} scenarios were given; "
+                                      "use --output-dir")
+        return [Path(output)]
+    paths = [Path(output_dir) / f"{Path(s).stem}.h5" for s in scenarios]
+    seen: dict[Path, str] = {}
+    for s, p in zip(scenarios, paths):
+        if p in seen:
+            raise SurrogateInputError(f"{seen[p]} and {s} would both write {p}")
+        seen[p] = s
+    return paths
