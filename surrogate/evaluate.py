@@ -60,8 +60,8 @@ def evaluate(store_path: str | Path, model_dir: str | Path, out_dir: str | Path,
         except SurrogateInputError:
             continue
         model = load_trained(path)
-        estimates[task] = estimate_boundaries(model, store.spectra[test], store.ground_elevation[test],
-                                              store.station_xy)
+        estimates[task] = estimate_boundaries(model, store.spectra[test], store.velocity[test],
+                                              store.ground_elevation[test], store.station_xy)
         by_network[task] = {**boundary_scores(estimates[task], target, tolerance_m),
                             "validation_loss": float(load(path)["best_val"])}
     if by_network:

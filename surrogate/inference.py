@@ -14,7 +14,7 @@ from scipy.interpolate import RegularGridInterpolator
 
 from surrogate.checkpoint import load
 from surrogate.errors import SurrogateInputError
-from surrogate.features import forward_inputs, from_grid, inverse_inputs, to_grid
+from surrogate.features import forward_inputs, from_grid, inverse_inputs, to_grid, waveform_components
 from surrogate.nets import NetworkSpec, build_network
 from surrogate.normalise import Normaliser
 from surrogate.taskdata import revert, standardise
@@ -81,13 +81,17 @@ def predict_velocity(model: Trained, ground: np.ndarray, boundary: np.ndarray, l
     return out.reshape(ground.shape[0], 3, -1).astype(np.float32)
 
 
-def estimate_boundaries(model: Trained, spectra: np.ndarray, ground: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """(N, B, R) boundary elevations, m, from spectra (N, R, 3, F), ground (N, R) m at stations xy (R, 2).
+def estimate_boundaries(model: Trained, spectra: np.ndarray, velocity: np.ndarray, ground: np.ndarray,
+                        xy: np.ndarray) -> np.ndarray:
+    """(N, B, R) boundary elevations, m, at stations xy (R, 2), from their records.
+
+    spectra (N, R, 3, F) log amplitude, velocity (N, R, 3, T) m/s on the model's
+    time grid, ground (N, R) m.
 
     The spatial network estimates the training grid; stations off that grid
     get the grid estimate interpolated (linear, nearest beyond the outer stations).
     """
-    x = inverse_inputs(spectra, ground)
+    x = inverse_inputs(spectra, velocity, ground, waveform_components(model.source))
     if model.spec.task == "inverse_pointwise":
         depth = model(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], -1)
     else:

@@ -37,7 +37,8 @@ def invert(result_path: str | Path, model_dir: str | Path, out_path: str | Path,
                                   f"({len(inverse.time)} samples every {inverse.time[1] - inverse.time[0]} s)")
     f = inverse.frequency
     spectra = log_amplitude_spectra(rec.velocity, float(rec.t[1] - rec.t[0]), Band(f[0], f[-1], len(f)))
-    by_network = estimate_boundaries(inverse, spectra[None], rec.xyz[None, :, 2], rec.xyz[:, :2])[0]   # (B, R)
+    by_network = estimate_boundaries(inverse, spectra[None], rec.velocity[None], rec.xyz[None, :, 2],
+                                     rec.xyz[:, :2])[0]                                                 # (B, R)
     estimate, summary = by_network, {"network": inverse.spec.task, "stations": int(rec.xyz.shape[0])}
     extra = {"boundaries/elevation_network": by_network}
     if optimise or confirm_scenario:

@@ -1,10 +1,12 @@
 """Station spectra: the inverse networks' view of the observations.
 
-Why spectra and not waveforms: for a vertically incident wave the layer
-boundaries show up as resonance frequencies of the column (f ~ vs / 4H for a
-layer of thickness H), which the amplitude spectrum exposes directly and which
-does not care about small time shifts; the logarithm turns the spectral ratios
-of layered media into differences and compresses the dynamic range.
+Why spectra: for a vertically incident wave the layer boundaries show up as
+resonance frequencies of the column (f ~ vs / 4H for a layer of thickness H),
+which the amplitude spectrum exposes directly and which does not care about
+small time shifts; the logarithm turns the spectral ratios of layered media
+into differences and compresses the dynamic range. The inverse networks read
+the waveforms beside them (surrogate.features): a short record's spectrum is
+coarse, and the reflections' delays are in the phase it drops.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from surrogate.dataset import TEST, TRAIN, VALIDATION, Store
 from surrogate.errors import SurrogateInputError
-from surrogate.features import TASKS, boundary_depth, forward_inputs, inverse_inputs, to_grid
+from surrogate.features import TASKS, boundary_depth, forward_inputs, inverse_inputs, to_grid, waveform_components
 from surrogate.normalise import Normaliser
 
 
@@ -26,7 +26,8 @@ def task_arrays(store: Store, task: str, models: np.ndarray) -> TaskArrays:
         x = forward_inputs(g, b, store.layers[models])
         y = store.velocity[models].reshape(len(models), g.shape[1], -1).astype(np.float64)
         return TaskArrays(x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1]))
-    x, y = inverse_inputs(store.spectra[models], g), boundary_depth(g, b)
+    x = inverse_inputs(store.spectra[models], store.velocity[models], g, waveform_components(store.source))
+    y = boundary_depth(g, b)
     if task == "inverse_spatial":
         if store.grid[0] * store.grid[1] == 0:
             raise SurrogateInputError("inverse_spatial needs a receiver grid in the scenarios")

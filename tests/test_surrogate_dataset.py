@@ -8,6 +8,7 @@ import yaml
 from fem.result import Result, write_result
 from surrogate.dataset import TEST, TRAIN, VALIDATION, build_store, load_store, split_models
 from surrogate.errors import SurrogateInputError
+from surrogate.features import waveform_components
 from surrogate.resultfile import read_result
 from surrogate.scenario import load_scenario, station_xy
 from surrogate.spectra import Band, log_amplitude_spectra
@@ -77,6 +78,30 @@ def test_normalisation_uses_the_training_models_only(built):
     everything = task_arrays(store, "inverse_pointwise", np.arange(len(store.split)))
     assert not np.allclose(prep.target_norm.mean, everything.targets.mean(axis=0))
     assert abs(prep.train.targets.mean()) < 1e-6 and prep.train.targets.std() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_inverse_inputs_are_spectra_the_driven_waveform_and_ground(built):
+    """Layout 3F + T + 1 for an x-polarised plane wave (its x waveform), each feature standardised."""
+    _, store, _ = built
+    assert yaml.safe_load(store.source)["component"] == "x"
+    f, t = store.frequency.shape[0], store.time.shape[0]
+    train = task_arrays(store, "inverse_pointwise", store.models(TRAIN))
+    first = store.models(TRAIN)[0]
+    assert train.inputs.shape[1] == 3 * f + t + 1
+    np.testing.assert_allclose(train.inputs[0, : 3 * f], store.spectra[first, 0].ravel(), rtol=1e-6)
+    np.testing.assert_allclose(train.inputs[0, 3 * f: -1], store.velocity[first, 0, 0], rtol=1e-6)
+    assert train.inputs[0, -1] == store.ground_elevation[first, 0]
+    norm = prepare(store, "inverse_pointwise").input_norm
+    np.testing.assert_allclose(norm.mean, train.inputs.mean(axis=0), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("source, components", [
+    ({"type": "plane_wave", "component": "y", "wavelet": {"type": "ricker", "f0": 1.5, "t0": 0.8, "amplitude": 0.01}},
+     (1,)),
+    ({"type": "moment_tensor", "position": [0.0, 0.0, -50.0], "tensor": {"mxy": 1.0e12},
+      "time_function": {"type": "brune", "rise_time": 0.1}}, (0, 1, 2))])
+def test_inverse_networks_read_the_components_the_source_drives(source, components):
+    assert waveform_components(yaml.safe_dump(source)) == components
 
 
 def test_spectrum_of_a_ricker_peaks_at_its_centre_frequency():

@@ -201,7 +201,8 @@ def assert_metrics_are_real(wd: Path) -> None:
     target = store.boundary_elevation[test]
     assert len(test) >= 1 and be["tolerance_m"] == 2.0 and be["n_estimates"] == target.size
     estimate = estimate_boundaries(load_trained(find_model(wd / "surrogate", (be["network"],))),
-                                   store.spectra[test], store.ground_elevation[test], store.station_xy)
+                                   store.spectra[test], store.velocity[test], store.ground_elevation[test],
+                                   store.station_xy)
     error = np.abs(estimate - target)
     assert be["within_tolerance"] == pytest.approx(float((error < 2.0).mean()), abs=1e-9)
     assert be["rmse_m"] == pytest.approx(float(np.sqrt((error ** 2).mean())), rel=1e-6)
