@@ -4,8 +4,8 @@ Ground models are drawn as the benchmark configuration draws them (its base
 scenario, `scenarios.distribution`, fixed layers); each contributes the column
 beneath one random station. Its surface velocity comes from the exact damped
 1D solution (fem.exact.column, the solver's own Rayleigh damping and input
-wavelet), its features from surrogate.spectra exactly as the data set makes
-them, and the point-wise MLP (surrogate.nets.mlp, the pipeline's widths) is
+wavelet), its features (spectra and the driven component's waveform,
+surrogate.features.inverse_inputs) exactly as the data set makes them, and the point-wise MLP (surrogate.nets.mlp, the pipeline's widths) is
 trained on N columns and scored on 1000 others: the fraction of boundary depths
 within +-2 m. No FEM: this separates what the inverse problem and the network
 allow from what the 3D wave field and the amount of FEM data take away.
@@ -34,15 +34,17 @@ from fem.freefield import column_at, incident_velocity  # noqa: E402
 from fem.materials import layer_rayleigh  # noqa: E402
 from fem.scenario import load_scenario  # noqa: E402
 from surrogate.distribution import distribution_from_settings  # noqa: E402
+from surrogate.features import inverse_inputs, waveform_components  # noqa: E402
 from surrogate.generate import draw_ground_model  # noqa: E402
 from surrogate.nets.mlp import MLP  # noqa: E402
+from surrogate.scenario import source_text  # noqa: E402
 from surrogate.spectra import Band, log_amplitude_spectra  # noqa: E402
 
 N_TEST = 1000
 
 
 def columns(config: dict, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(features (n, 3F + 1), depths of b12 and b23 below the ground (n, 2)) of n drawn columns."""
+    """(features (n, 3F + CT + 1), depths of b12 and b23 below the ground (n, 2)) of n drawn columns."""
     base = load_scenario(ROOT / config["base_scenario"])
     dist = distribution_from_settings(config["scenarios"].get("distribution", {}))
     if config["scenarios"].get("fixed_layers", False):
@@ -52,6 +54,8 @@ def columns(config: dict, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     dt = base.time.dt
     t = dt * np.arange(base.time.n_steps + 1)
     v_inc = incident_velocity(base.source, t)
+    components = waveform_components(source_text(base))
+    c = "xyz".index(base.source.component)
     rng = np.random.default_rng(seed)
     features, depths = [], []
     for _ in range(n):
@@ -60,10 +64,11 @@ def columns(config: dict, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         y = rng.uniform(*model.y)
         col = column_at(model, layer_rayleigh(model, base.solver.rayleigh_band), x, y)
         v = np.zeros((3, t.size))
-        v[0] = column_response(col, base.source.component, v_inc, dt, np.array([col.z_top])).velocity[0]
+        v[c] = column_response(col, base.source.component, v_inc, dt, np.array([col.z_top])).velocity[0]
         step = max(1, int(round(base.output_dt / dt)))
-        spectra = log_amplitude_spectra(v[None, :, ::step], step * dt, band)[0]
-        features.append(np.append(spectra.ravel(), col.z_top))
+        w = v[None, :, ::step]                                              # one station: (1, 3, T)
+        spectra = log_amplitude_spectra(w, step * dt, band)
+        features.append(inverse_inputs(spectra, w, np.array([col.z_top]), components)[0])
         depths.append(col.z_top - col.interfaces[1:3])
     return np.array(features), np.array(depths)
 
