@@ -92,6 +92,10 @@ def estimate_boundaries(model: Trained, spectra: np.ndarray, velocity: np.ndarra
     get the grid estimate interpolated (linear, nearest beyond the outer stations).
     """
     x = inverse_inputs(spectra, velocity, ground, waveform_components(model.source))
+    if x.shape[-1] != model.spec.n_inputs:
+        raise SurrogateInputError(f"the {model.spec.task} network reads {model.spec.n_inputs} features per station, "
+                                  f"these records give {x.shape[-1]} (other sampling, or a network trained before "
+                                  "the inverse inputs held waveforms: retrain it)")
     if model.spec.task == "inverse_pointwise":
         depth = model(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], -1)
     else:

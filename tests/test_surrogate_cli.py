@@ -108,6 +108,18 @@ def test_invert_optimises_through_the_forward_surrogate_and_writes_a_confirmatio
 
 
 
+def test_records_that_do_not_fit_the_inverse_network_are_refused(trained):
+    from surrogate.errors import SurrogateInputError
+    from surrogate.inference import estimate_boundaries, find_model, load_trained
+    tmp, scen, runs = trained
+    model = load_trained(find_model(tmp / "model", ("inverse_pointwise",)))
+    with h5py.File(runs[1][1]) as f:
+        velocity, xyz = f["receivers/velocity"][...], f["receivers/xyz"][...]
+    spectra = np.zeros((1, xyz.shape[0], 3, model.frequency.size))
+    with pytest.raises(SurrogateInputError, match="reads .* features per station, these records give"):
+        estimate_boundaries(model, spectra, velocity[None, :, :, :-1], xyz[None, :, 2], xyz[:, :2])
+
+
 def test_bad_inputs_give_one_clear_line_and_fail(trained, tmp_path, capsys):
     tmp, scen, runs = trained
     cases = [
