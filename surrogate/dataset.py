@@ -30,8 +30,8 @@ from fem.scenario import load_yaml
 
 from surrogate.errors import SurrogateInputError
 from surrogate.resultfile import atomic_h5, read_result
-from surrogate.scenario import (Scenario, layer_table, parse_scenario, receiver_grid, source_text, station_xy,
-                                surface_elevations)
+from surrogate.scenario import (Scenario, layer_table, parse_scenario, receiver_grid, same_source, source_text,
+                                station_xy, surface_elevations)
 from surrogate.spectra import Band, log_amplitude_spectra
 
 TRAIN, VALIDATION, TEST = 0, 1, 2
@@ -145,7 +145,7 @@ def _check_same_acquisition(name, scenario, rec, xy, t, source_yaml, n_b, n_l) -
         raise SurrogateInputError(f"{name}: sample times differ from the first run's")
     if rec.xyz.shape[0] != xy.shape[0] or not np.allclose(rec.xyz[:, :2], xy, atol=1e-6):
         raise SurrogateInputError(f"{name}: stations differ from the first run's")
-    if source_text(scenario) != source_yaml:
+    if not same_source(scenario, source_yaml):
         raise SurrogateInputError(f"{name}: source differs from the first run's (one source per data set)")
     if len(scenario.model.surfaces) - 1 != n_b or scenario.model.n_layers != n_l:
         raise SurrogateInputError(f"{name}: number of layers differs from the first run's")
