@@ -72,6 +72,11 @@ def _evaluate(a) -> None:
     print(json.dumps(metrics.get("boundary_elevation", {}).get("within_tolerance")))
 
 
+def _select(a) -> None:
+    from surrogate.ensemble import select
+    print(json.dumps(select(a.store, a.model)))
+
+
 def _predict(a) -> None:
     from surrogate.predict import ForwardSurrogate, output_paths
     outputs = output_paths(a.scenario, a.output, a.output_dir)
@@ -119,6 +124,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
     e.add_argument("--tolerance", type=float, default=2.0, help="boundary elevation tolerance, m")
     e.set_defaults(run=_evaluate)
+    c = sub.add_parser("select", help="choose the inverse estimator (a network, or the mean of all) on the "
+                                      "validation split: MODEL/inverse.json, which evaluate and invert follow")
+    c.add_argument("--store", required=True)
+    c.add_argument("--model", required=True)
+    c.set_defaults(run=_select)
     r = sub.add_parser("predict", help="forward surrogate: scenario(s) -> result file(s) (engine 'surrogate')")
     r.add_argument("scenario", nargs="+", help="scenario YAML; several share one network load")
     r.add_argument("--model", required=True)
@@ -128,8 +138,9 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("invert", help="structure estimate: result file -> estimate file")
     i.add_argument("result")
     i.add_argument("--model", required=True)
-    i.add_argument("--network", choices=("inverse_pointwise", "inverse_spatial"),
-                   help="default: the trained one with the lowest validation loss")
+    i.add_argument("--network", choices=("inverse_pointwise", "inverse_spatial", "ensemble"),
+                   help="ensemble: the mean of the trained inverse networks; default: the choice `select` "
+                        "recorded, else the network with the lowest validation loss")
     i.add_argument("--optimise", action="store_true",
                    help="also optimise the boundary control grids through the forward surrogate (needs it trained); "
                         "the estimate file then holds the optimised estimate, and both are reported")

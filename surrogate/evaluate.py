@@ -3,8 +3,9 @@
 Boundary elevations: fraction of estimates with |target - estimate| < tolerance
 (default 2 m) over both boundaries and every test station, per boundary, and
 RMSE; beside them the trivial predictor: the training mean of each boundary's
-depth below the (known) ground. The headline network is the inverse network
-with the lowest validation loss (both are scored; the choice never looks at test).
+depth below the (known) ground. Every inverse estimator is scored (each network,
+and their mean where two are trained, with its validation loss); the headline is
+the one `invert` uses, chosen on validation (surrogate.ensemble), never on test.
 Ground motion (forward network): median relative L2 misfit, PGV within
 +-pgv_tolerance (m/s) and within 10 %, Anderson-style goodness of fit (surrogate.gof).
 """
@@ -15,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from surrogate.checkpoint import load
-from surrogate.dataset import TEST, TRAIN, Store, load_store
+from surrogate.dataset import TEST, TRAIN, VALIDATION, Store, load_store
+from surrogate.ensemble import candidates, chosen, validation_loss
 from surrogate.errors import SurrogateInputError
-from surrogate.features import INVERSE_TASKS, boundary_depth
+from surrogate.features import boundary_depth
 from surrogate.gof import anderson_gof, peak_ground_velocity, relative_l2
-from surrogate.inference import best_inverse, estimate_boundaries, find_model, load_trained, predict_velocity
+from surrogate.inference import find_model, load_trained, predict_velocity
 from surrogate.generate import write_text_atomic
 
 BOUNDARY_NAMES = ("b12", "b23")
@@ -54,18 +55,21 @@ def evaluate(store_path: str | Path, model_dir: str | Path, out_dir: str | Path,
     target = store.boundary_elevation[test]
     metrics: dict = {"n_test_models": int(len(test)), "n_stations": int(store.station_xy.shape[0])}
     by_network, estimates = {}, {}
-    for task in INVERSE_TASKS:
-        try:
-            path = find_model(model_dir, (task,))
-        except SurrogateInputError:
-            continue
-        model = load_trained(path)
-        estimates[task] = estimate_boundaries(model, store.spectra[test], store.velocity[test],
-                                              store.ground_elevation[test], store.station_xy)
-        by_network[task] = {**boundary_scores(estimates[task], target, tolerance_m),
-                            "validation_loss": float(load(path)["best_val"])}
+    try:
+        estimators = candidates(model_dir)
+    except SurrogateInputError:
+        estimators = {}
+    val = store.models(VALIDATION)
+    for name, estimator in estimators.items():
+        estimates[name] = estimator(store.spectra[test], store.velocity[test], store.ground_elevation[test],
+                                    store.station_xy)
+        by_network[name] = boundary_scores(estimates[name], target, tolerance_m)
+        if len(val):
+            by_network[name]["validation_loss"] = validation_loss(
+                estimator(store.spectra[val], store.velocity[val], store.ground_elevation[val], store.station_xy),
+                store, val)
     if by_network:
-        best = load(best_inverse(model_dir))["spec"]["task"]
+        best = chosen(model_dir)
         metrics["boundary_elevation"] = {
             "tolerance_m": tolerance_m, "network": best, **boundary_scores(estimates[best], target, tolerance_m),
             "n_estimates": int(target.size),

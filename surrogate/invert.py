@@ -1,8 +1,9 @@
 """`invert`: layer-boundary elevations from observed station velocities, written as an estimate file.
 
 Two estimates (DESIGN.md, Replacement):
-* network: the inverse network (point-wise or spatial) reads the station
-  spectra and ground elevation and gives each boundary's elevation per station;
+* network: the inverse estimator (the point-wise or spatial network, or their
+  mean; by default the one chosen on validation, surrogate.ensemble) reads the
+  station records and ground elevation and gives each boundary's elevation per station;
 * optimised (optional): the network's estimate, fitted onto the control grid,
   starts a descent of the waveform misfit through the forward surrogate
   (surrogate.optimise).
@@ -17,7 +18,8 @@ import numpy as np
 
 from surrogate.errors import SurrogateInputError
 from surrogate.generate import SURFACE_NAMES, scenario_with_boundaries, write_text_atomic
-from surrogate.inference import best_inverse, estimate_boundaries, find_model, load_trained
+from surrogate.ensemble import load_inverse
+from surrogate.inference import find_model, load_trained
 from surrogate.optimise import fit_control_grid, interpolation_matrix, optimise_boundaries
 from surrogate.resultfile import read_result, write_estimate
 from surrogate.scenario import layer_table, parse_scenario, same_source
@@ -31,15 +33,14 @@ def invert(result_path: str | Path, model_dir: str | Path, out_path: str | Path,
            optimise: bool = False, confirm_scenario: str | Path | None = None) -> dict:
     """Write the estimate file (and optionally a confirmation scenario); return a summary."""
     rec = read_result(result_path)
-    inverse = load_trained(find_model(model_dir, (network,)) if network else best_inverse(model_dir))
+    inverse = load_inverse(model_dir, network)
     if rec.t.shape != inverse.time.shape or not np.allclose(rec.t, inverse.time):
         raise SurrogateInputError(f"{result_path}: sample times differ from the training data's "
                                   f"({len(inverse.time)} samples every {inverse.time[1] - inverse.time[0]} s)")
     f = inverse.frequency
     spectra = log_amplitude_spectra(rec.velocity, float(rec.t[1] - rec.t[0]), Band(f[0], f[-1], len(f)))
-    by_network = estimate_boundaries(inverse, spectra[None], rec.velocity[None], rec.xyz[None, :, 2],
-                                     rec.xyz[:, :2])[0]                                                 # (B, R)
-    estimate, summary = by_network, {"network": inverse.spec.task, "stations": int(rec.xyz.shape[0])}
+    by_network = inverse(spectra[None], rec.velocity[None], rec.xyz[None, :, 2], rec.xyz[:, :2])[0]   # (B, R)
+    estimate, summary = by_network, {"network": inverse.name, "stations": int(rec.xyz.shape[0])}
     extra = {"boundaries/elevation_network": by_network}
     if optimise or confirm_scenario:
         if not rec.scenario:
@@ -63,6 +64,6 @@ def invert(result_path: str | Path, model_dir: str | Path, out_path: str | Path,
             write_text_atomic(Path(confirm_scenario), scenario_with_boundaries(rec.scenario, control, names))
             summary["confirm_scenario"] = str(confirm_scenario)
     write_estimate(out_path, rec.xyz, estimate,
-                   {"network": inverse.spec.task, "method": "optimised" if optimise else "network",
+                   {"network": inverse.name, "method": "optimised" if optimise else "network",
                     "source_file": str(result_path), "engine": "surrogate"}, extra)
     return summary

@@ -51,7 +51,7 @@ def test_dry_run_of_shipped_config(config, profile):
     assert jobs["models"] == jobs["mesh"] == jobs["simulate_fem"] == n_data + n_new
     assert jobs["invert"] == n_new
     assert jobs["train"] == len(cfg.get("train", {}).get("networks", ["inverse_pointwise", "forward"]))
-    assert all(jobs[r] == 1 for r in ("dataset", "evaluate", "report", "all"))
+    assert all(jobs[r] == 1 for r in ("dataset", "select", "evaluate", "report", "all"))
 
 
 def test_engine_surrogate_plans_predictions_for_new_models():

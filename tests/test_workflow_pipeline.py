@@ -155,7 +155,7 @@ def assert_results_layout(wd: Path) -> None:
     page = (wd / "report/index.html").read_text()
     assert "89.1 %" in page and "simulate" in page
     # every stage left a benchmark file with its wall time
-    for stage in ("models", "mesh", "simulate", "dataset", "train", "evaluate", "invert", "report"):
+    for stage in ("models", "mesh", "simulate", "dataset", "train", "select", "evaluate", "invert", "report"):
         assert list((wd / "benchmarks" / stage).rglob("*.tsv")), stage
 
 
@@ -193,16 +193,16 @@ def assert_metrics_are_real(wd: Path) -> None:
     """metrics.json under wd (results/) recomputed from the run's store and networks."""
     from surrogate.dataset import TEST, load_store
     from surrogate.evaluate import boundary_scores, trivial_estimate
-    from surrogate.inference import estimate_boundaries, find_model, load_trained
+    from surrogate.ensemble import chosen, load_inverse
     metrics = json.loads((wd / "evaluation/metrics.json").read_text())
     be = metrics["boundary_elevation"]
     store = load_store(wd / "dataset/store.h5")
     test = store.models(TEST)
     target = store.boundary_elevation[test]
     assert len(test) >= 1 and be["tolerance_m"] == 2.0 and be["n_estimates"] == target.size
-    estimate = estimate_boundaries(load_trained(find_model(wd / "surrogate", (be["network"],))),
-                                   store.spectra[test], store.velocity[test], store.ground_elevation[test],
-                                   store.station_xy)
+    assert be["network"] == chosen(wd / "surrogate")     # the estimator `select` chose, which invert uses
+    estimate = load_inverse(wd / "surrogate", be["network"])(store.spectra[test], store.velocity[test],
+                                                             store.ground_elevation[test], store.station_xy)
     error = np.abs(estimate - target)
     assert be["within_tolerance"] == pytest.approx(float((error < 2.0).mean()), abs=1e-9)
     assert be["rmse_m"] == pytest.approx(float(np.sqrt((error ** 2).mean())), rel=1e-6)
@@ -222,7 +222,7 @@ def _override(wd: Path, key: str) -> Path:
 @pytest.mark.parametrize("key, expected", [
     # a training model: its chain, then everything that pools the data set
     ("data/d0001", {"models": 1, "mesh": 1, "simulate_fem": 1, "dataset": 1, "train": len(NETWORKS),
-                    "evaluate": 1, "invert": N_NEW, "report": 1, "run_config": 1, "all": 1}),
+                    "select": 1, "evaluate": 1, "invert": N_NEW, "report": 1, "run_config": 1, "all": 1}),
     # a new model: its chain and the report; the data set and the networks stay
     ("new/n000", {"models": 1, "mesh": 1, "simulate_fem": 1, "invert": 1, "report": 1, "run_config": 1,
                   "all": 1}),

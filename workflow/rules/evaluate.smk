@@ -6,6 +6,7 @@ rule evaluate:
     input:
         store="results/dataset/store.h5",
         networks=expand("results/surrogate/{network}", network=TRAIN["networks"]),
+        choice="results/surrogate/inverse.json",
     output:
         metrics="results/evaluation/metrics.json",
     params:

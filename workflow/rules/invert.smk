@@ -1,11 +1,12 @@
 # Stage 7, invert: layer boundaries beneath each station of the "new" models, from their
-# surface recordings, with the trained inverse network.
+# surface recordings, with the inverse estimator chosen by `select`.
 
 
 rule invert:
     input:
         observed="results/simulations/new/{id}.h5",
         networks=expand("results/surrogate/{network}", network=INVERSE_NETWORKS),
+        choice="results/surrogate/inverse.json",
     output:
         "results/inversion/{id}.h5",
     conda:

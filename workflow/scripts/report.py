@@ -106,7 +106,8 @@ def headline(metrics: dict) -> list[tuple[str, str, str]]:
     """(what, fraction within tolerance, tolerance) rows: this run, then the published marks."""
     be = metrics.get("boundary_elevation", {})
     tol = be.get("tolerance_m", 2.0)
-    rows = [("this run (held-out test models)", f"{100 * be['within_tolerance']:.1f} %" if "within_tolerance" in be
+    what = f"this run ({be['network']}, held-out test models)" if "network" in be else "this run (held-out test models)"
+    rows = [(what, f"{100 * be['within_tolerance']:.1f} %" if "within_tolerance" in be
              else "missing", f"{tol} m")]
     rows += [(name, f"{100 * mark:.1f} %", "2.0 m") for name, mark in PUBLISHED_MARKS.items()]
     return rows

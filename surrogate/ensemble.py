@@ -1,0 +1,148 @@
+"""The inverse estimator: one trained inverse network, or the mean of all of them, chosen on validation.
+
+Candidates are each trained inverse network alone and, where more than one is
+trained, the equal-weight mean of their estimates ("ensemble": networks that
+err differently average to a lower variance). `select` scores every candidate
+on the validation split with the loss the networks were trained on (mean over
+boundaries of the squared depth error divided by the variance of that
+boundary's depth over the training models) and records the lowest in
+DIR/inverse.json, with a digest of each network's model.pt; `evaluate` and
+`invert` read that choice. The test split is never looked at.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from surrogate.dataset import TRAIN, VALIDATION, Store, load_store
+from surrogate.errors import SurrogateInputError
+from surrogate.features import INVERSE_TASKS, boundary_depth
+from surrogate.generate import write_text_atomic
+from surrogate.inference import Trained, best_inverse, estimate_boundaries, find_model, load_trained
+
+ENSEMBLE = "ensemble"
+CHOICE_FILE = "inverse.json"
+#: what `invert --network` and inverse.json may name
+ESTIMATORS = (*INVERSE_TASKS, ENSEMBLE)
+
+
+@dataclass(frozen=True)
+class InverseEstimator:
+    name: str                       #: an inverse task, or "ensemble"
+    members: tuple[Trained, ...]    #: networks whose estimates are averaged (one for a task)
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.members[0].time
+
+    @property
+    def frequency(self) -> np.ndarray:
+        return self.members[0].frequency
+
+    def __call__(self, spectra: np.ndarray, velocity: np.ndarray, ground: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """(N, B, R) boundary elevations, m: the mean of the members' estimate_boundaries."""
+        return np.mean([estimate_boundaries(m, spectra, velocity, ground, xy) for m in self.members], axis=0)
+
+
+def trained_inverse(model_dir: str | Path) -> dict[str, Path]:
+    """model.pt of every inverse task trained in model_dir, in INVERSE_TASKS order."""
+    found = {}
+    for task in INVERSE_TASKS:
+        try:
+            found[task] = find_model(model_dir, (task,))
+        except SurrogateInputError:
+            pass
+    if not found:
+        raise SurrogateInputError(f"{model_dir}: holds no trained inverse network (run `train` first)")
+    return found
+
+
+def _estimator(name: str, members: tuple[Trained, ...]) -> InverseEstimator:
+    for m in members[1:]:
+        if m.time.shape != members[0].time.shape or not np.allclose(m.time, members[0].time) \
+                or not np.allclose(m.frequency, members[0].frequency):
+            raise SurrogateInputError(f"the networks of {name} were trained on differently sampled records")
+    return InverseEstimator(name, members)
+
+
+def candidates(model_dir: str | Path) -> dict[str, InverseEstimator]:
+    """Each trained inverse network, and their mean where there are two or more."""
+    nets = {task: load_trained(p) for task, p in trained_inverse(model_dir).items()}
+    out = {task: InverseEstimator(task, (net,)) for task, net in nets.items()}
+    if len(nets) > 1:
+        out[ENSEMBLE] = _estimator(ENSEMBLE, tuple(nets.values()))
+    return out
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def validation_loss(estimate: np.ndarray, store: Store, models: np.ndarray) -> float:
+    """The training loss of elevation estimates (N, B, R) of `models`: standardised depth MSE."""
+    train = store.models(TRAIN)
+    depth = boundary_depth(store.ground_elevation[train], store.boundary_elevation[train])    # (N, R, B)
+    variance = np.maximum(depth.reshape(-1, depth.shape[-1]).var(axis=0), 1e-12)
+    error = estimate - store.boundary_elevation[models]
+    return float(((error ** 2).mean(axis=(0, 2)) / variance).mean())
+
+
+def select(store_path: str | Path, model_dir: str | Path) -> dict:
+    """Score the candidates on the validation split; write model_dir/inverse.json; return its content."""
+    store = load_store(store_path)
+    val = store.models(VALIDATION)
+    if len(val) == 0:
+        raise SurrogateInputError(f"{store_path}: the validation split is empty (nothing to choose on)")
+    losses = {name: validation_loss(est(store.spectra[val], store.velocity[val], store.ground_elevation[val],
+                                        store.station_xy), store, val)
+              for name, est in candidates(model_dir).items()}
+    paths = trained_inverse(model_dir)
+    choice = min(losses, key=losses.get)
+    record = {"choice": choice, "validation_loss": losses,
+              "networks": {task: {"path": str(p.relative_to(model_dir)), "sha256": _digest(p)}
+                           for task, p in paths.items()}}
+    write_text_atomic(Path(model_dir) / CHOICE_FILE, json.dumps(record, indent=2))
+    return record
+
+
+def chosen(model_dir: str | Path) -> str:
+    """Name of the estimator `invert` uses by default: inverse.json's choice if `select` ran, else
+    the single inverse network with the lowest validation loss; one line if inverse.json is stale."""
+    record_path = Path(model_dir) / CHOICE_FILE
+    if not record_path.is_file():
+        from surrogate.checkpoint import load
+        return load(best_inverse(model_dir))["spec"]["task"]
+    try:
+        record = json.loads(record_path.read_text())
+        choice, networks = record["choice"], record["networks"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SurrogateInputError(f"{record_path}: not an inverse choice written by `select` ({exc})") from None
+    if set(networks) != set(trained_inverse(model_dir)):
+        raise SurrogateInputError(f"{record_path}: chose among {', '.join(networks)}, the folder now holds "
+                                  f"{', '.join(trained_inverse(model_dir))}; run `python -m surrogate select` again")
+    for task, net in networks.items():
+        path = Path(model_dir) / net["path"]
+        if not path.is_file() or _digest(path) != net["sha256"]:
+            raise SurrogateInputError(f"{record_path}: {task} was retrained or removed since `select` ran; "
+                                      "run `python -m surrogate select` again")
+    return choice
+
+
+def load_inverse(model_dir: str | Path, name: str | None = None) -> InverseEstimator:
+    """The named estimator (a task or "ensemble"), or the chosen one (see `chosen`) when name is None."""
+    name = name or chosen(model_dir)
+    if name not in ESTIMATORS:
+        raise SurrogateInputError(f"unknown inverse estimator '{name}'; choose one of {', '.join(ESTIMATORS)}")
+    paths = trained_inverse(model_dir)
+    if name == ENSEMBLE:
+        if len(paths) < 2:
+            raise SurrogateInputError(f"{model_dir}: an ensemble needs two trained inverse networks, "
+                                      f"it holds {', '.join(paths)}")
+        return _estimator(name, tuple(load_trained(p) for p in paths.values()))
+    if name not in paths:
+        raise SurrogateInputError(f"{model_dir}: holds no trained {name} network (run `train` first)")
+    return InverseEstimator(name, (load_trained(paths[name]),))

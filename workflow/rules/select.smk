@@ -1,0 +1,19 @@
+# Stage 5b, select: the inverse estimator that evaluate and invert use (one network, or the
+# mean of all trained inverse networks), chosen on the validation split; written beside the
+# networks as results/surrogate/inverse.json.
+
+
+rule select:
+    input:
+        store="results/dataset/store.h5",
+        networks=expand("results/surrogate/{network}", network=INVERSE_NETWORKS),
+    output:
+        "results/surrogate/inverse.json",
+    conda:
+        "../envs/pipeline.yaml"
+    log:
+        "results/logs/select/select.log",
+    benchmark:
+        "results/benchmarks/select/select.tsv"
+    shell:
+        "python -m surrogate select --store {input.store} --model results/surrogate > {log} 2>&1"
