@@ -11,7 +11,7 @@ B-spline is handed to gmsh, so the mesh conforms to exactly this surface.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 from scipy.interpolate import BSpline, NdBSpline, RectBivariateSpline
@@ -96,14 +96,28 @@ class Surface:
         matrices: O(n) instead of a 2D basis search per point (model validation
         samples 10^4 points on every scenario read)."""
         b = self.bspline
-        bx = BSpline.design_matrix(np.asarray(gx, float), b.tx, b.kx)
-        by = BSpline.design_matrix(np.asarray(gy, float), b.ty, b.ky)
-        return np.asarray((bx @ (by @ b.coef.T).T).T)
+        bx, by = _basis_matrix(b.tx, b.kx, gx), _basis_matrix(b.ty, b.ky, gy)
+        return by @ b.coef.T @ bx.T
 
     @cached_property
     def _spline(self) -> NdBSpline:
         b = self.bspline
         return NdBSpline((b.tx, b.ty), b.coef, (b.kx, b.ky), extrapolate=True)
+
+
+def _basis_matrix(knots: np.ndarray, k: int, points) -> np.ndarray:
+    """(len(points), len(knots) - k - 1) dense B-spline basis of degree k at `points`."""
+    knots, points = np.ascontiguousarray(knots, float), np.ascontiguousarray(points, float)
+    return _cached_basis(knots.tobytes(), k, points.tobytes())
+
+
+@lru_cache(maxsize=64)
+def _cached_basis(knots: bytes, k: int, points: bytes) -> np.ndarray:
+    """Cached by value: the surfaces of one scenario, and the scenarios of one configuration, share
+    their control grid and so their basis on the validation grid."""
+    basis = BSpline.design_matrix(np.frombuffer(points), np.frombuffer(knots), k).toarray()
+    basis.flags.writeable = False
+    return basis
 
 
 @dataclass(frozen=True, eq=False)
