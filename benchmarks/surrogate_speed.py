@@ -1,7 +1,7 @@
 """`predict` against the FEM on the same scenarios and the same machine: wall times and their ratios.
 
     python benchmarks/surrogate_speed.py SCENARIO.yaml [MORE.yaml ...] --model results/surrogate
-        [--ranks 2] [--repeats 5] [--fem-repeats 3] [-o FILE.json]
+        [--ranks 2] [--repeats 5] [--fem-repeats 3] [--timing-network] [-o FILE.json]
 
 All scenarios must be of one configuration (the forward network's box, stations,
 source); the first is the one timed one at a time. Times (wall clock, s):
@@ -17,6 +17,13 @@ source); the first is the one timed one at a time. Times (wall clock, s):
   once: read and validate the scenario, predict, write the result file, median of
   `repeats` x the scenarios (what a caller that keeps the network pays per scenario).
 Ratios are fem / each. Prints one JSON object; `-o FILE` also writes it there.
+
+--timing-network: for a scenario no forward network was trained on (a cluster-sized
+one, whose training data this machine cannot generate), time a network of the trained
+forward network's architecture (--model's: inputs, hidden widths) sized for that
+scenario's stations and samples, with untrained weights. Its cost per prediction is
+the trained one's (the same layers, the same sizes); its output is meaningless, so
+it times `predict` and nothing else.
 """
 from __future__ import annotations
 
@@ -45,18 +52,42 @@ def _timed(cmd: list[str], env: dict) -> float:
 
 
 def predict_loaded_seconds(scenarios: list[Path], model: Path, out: Path, repeats: int) -> list[float]:
-    """Wall time of each in-process prediction, the network loaded once as a caller keeping it would."""
+    """Wall time of each in-process prediction (results under the folder out), the network loaded once."""
     sys.path.insert(0, str(ROOT))
     from surrogate.predict import ForwardSurrogate
     surrogate = ForwardSurrogate(model)
-    surrogate.run(scenarios[0], out)                      # first call: lazy imports, allocator warm-up
+    surrogate.run(scenarios[0], out / "warm-up.h5")       # first call: lazy imports, allocator warm-up
     times = []
-    for _ in range(repeats):
-        for scenario in scenarios:
+    for r in range(repeats):
+        for scenario in scenarios:                        # a new result file each, as a caller writes them
             start = time.perf_counter()
-            surrogate.run(scenario, out)
+            surrogate.run(scenario, out / f"r{r}" / f"{scenario.stem}.h5")
             times.append(time.perf_counter() - start)
     return times
+
+
+def timing_network(model: Path, scenario: Path, out: Path) -> Path:
+    """A surrogate folder (out) with an untrained forward network of model's architecture for scenario."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+    import torch
+    from surrogate import scenario as sc
+    from surrogate.checkpoint import load, save_atomic
+    from surrogate.inference import find_model
+    from surrogate.nets import NetworkSpec, build_network
+    trained = load(find_model(model, ("forward",)))
+    s = sc.load_scenario(scenario)
+    t = sc.output_times(s)
+    spec = NetworkSpec(**{**trained["spec"], "hidden": tuple(trained["spec"]["hidden"]), "n_outputs": 3 * len(t)})
+    if sc.layer_table(s).size + len(s.model.surfaces) != spec.n_inputs:
+        sys.exit(f"error: {scenario}: its layer count differs from the trained forward network's")
+    torch.manual_seed(0)
+    scale = float(np.mean(trained["target_norm"]["std"]))
+    save_atomic({**trained, "spec": spec.to_dict(), "model": build_network(spec).state_dict(), "time": t,
+                 "source": sc.source_text(s), "station_xy": sc.station_xy(s), "grid": sc.receiver_grid(s),
+                 "target_norm": {"mean": [0.0] * spec.n_outputs, "std": [scale] * spec.n_outputs},
+                 "best_val": None, "step": 0, "epoch": 0}, out / "forward" / "model.pt")
+    return out
 
 
 def main() -> int:
@@ -66,6 +97,8 @@ def main() -> int:
     p.add_argument("--ranks", type=int, default=2, help="MPI ranks of the FEM run")
     p.add_argument("--repeats", type=int, default=5, help="predict runs; the median is reported")
     p.add_argument("--fem-repeats", type=int, default=3, help="FEM runs; the median is reported")
+    p.add_argument("--timing-network", action="store_true",
+                   help="time an untrained network of --model's forward architecture sized for the scenario")
     p.add_argument("-o", "--output", type=Path, help="also write the JSON here")
     a = p.parse_args()
     for s in a.scenarios:
@@ -73,8 +106,10 @@ def main() -> int:
             sys.exit(f"error: scenario file not found: {s}")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     mpiexec = shutil.which("mpiexec") or sys.exit("error: mpiexec not on PATH")
-    first, model = str(a.scenarios[0]), str(a.model)
     with tempfile.TemporaryDirectory() as tmp:
+        if a.timing_network:
+            a.model = timing_network(a.model, a.scenarios[0], Path(tmp) / "timing-network")
+        first, model = str(a.scenarios[0]), str(a.model)
         fem_out, sur_out, batch_dir = Path(tmp) / "fem.h5", Path(tmp) / "surrogate.h5", Path(tmp) / "batch"
         fem, fem_internal = [], []
         for _ in range(a.fem_repeats):
@@ -85,13 +120,14 @@ def main() -> int:
                 dofs = int(f.attrs["dofs"])
         predict = [sys.executable, "-m", "surrogate", "predict"]
         cli = [_timed(predict + [first, "--model", model, "-o", str(sur_out)], env) for _ in range(a.repeats)]
-        batch = [_timed(predict + [*map(str, a.scenarios), "--model", model, "--output-dir", str(batch_dir)], env)
-                 / len(a.scenarios) for _ in range(3)]
-        loaded = predict_loaded_seconds(a.scenarios, a.model, sur_out, a.repeats)
+        batch = [_timed(predict + [*map(str, a.scenarios), "--model", model, "--output-dir", str(batch_dir / f"r{r}")],
+                        env) / len(a.scenarios) for r in range(3)]
+        loaded = predict_loaded_seconds(a.scenarios, a.model, Path(tmp) / "loaded", a.repeats)
     fem_s = statistics.median(fem)
     medians = {"predict_cli_s": statistics.median(cli), "predict_batch_s": statistics.median(batch),
                "predict_loaded_s": statistics.median(loaded)}
-    result = {"scenario": first, "scenarios": len(a.scenarios), "dofs": dofs, "fem_ranks": a.ranks,
+    result = {"scenario": first, "scenarios": len(a.scenarios), "timing_network": a.timing_network,
+              "dofs": dofs, "fem_ranks": a.ranks,
               "fem_s": fem_s, "fem_runs_s": fem, "fem_internal_s": statistics.median(fem_internal),
               **{f"{k[:-2]}_median_s": v for k, v in medians.items()},
               **{f"ratio_{k[8:-2]}": fem_s / v for k, v in medians.items()},
