@@ -84,10 +84,20 @@ class Surface:
         return BSpline2D(tx, ty, coef, kx, ky)
 
     def elevation(self, x, y) -> np.ndarray:
-        """Elevation (m) at points (x, y), broadcast together; extrapolates outside the box."""
+        """Elevation (m) at points (x, y), broadcast together; extrapolates outside the box.
+
+        A station set (up to _CACHED_POINTS points, the same for every scenario of a
+        configuration) is evaluated from cached sparse 1D bases, sum_ij coef_ij B_i(x) B_j(y);
+        larger sets (mesh nodes) by scipy's tensor-product spline, faster per point."""
         x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
-        pts = np.stack([x.ravel(), y.ravel()], axis=-1)
-        return self._spline(pts).reshape(x.shape)
+        b = self.bspline
+        if x.size > _CACHED_POINTS:
+            spline = NdBSpline((b.tx, b.ty), b.coef, (b.kx, b.ky), extrapolate=True)
+            return spline(np.stack([x.ravel(), y.ravel()], axis=-1)).reshape(x.shape)
+        bx, by = _point_basis(b.tx, b.kx, x.ravel()), _point_basis(b.ty, b.ky, y.ravel())
+        along_x = bx @ b.coef                                         # (N, ny) dense
+        rows = np.repeat(np.arange(x.size), np.diff(by.indptr))      # by is CSR: row of each entry
+        return np.bincount(rows, weights=along_x[rows, by.indices] * by.data, minlength=x.size).reshape(x.shape)
 
     def grid_elevation(self, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
         """(len(gy), len(gx)) elevation, m, on the tensor grid gx x gy inside the box.
@@ -99,16 +109,27 @@ class Surface:
         bx, by = _basis_matrix(b.tx, b.kx, gx), _basis_matrix(b.ty, b.ky, gy)
         return by @ b.coef.T @ bx.T
 
-    @cached_property
-    def _spline(self) -> NdBSpline:
-        b = self.bspline
-        return NdBSpline((b.tx, b.ty), b.coef, (b.kx, b.ky), extrapolate=True)
 
 
 def _basis_matrix(knots: np.ndarray, k: int, points) -> np.ndarray:
     """(len(points), len(knots) - k - 1) dense B-spline basis of degree k at `points`."""
     knots, points = np.ascontiguousarray(knots, float), np.ascontiguousarray(points, float)
     return _cached_basis(knots.tobytes(), k, points.tobytes())
+
+
+#: point sets up to this size (station sets) are evaluated from cached 1D bases (Surface.elevation)
+_CACHED_POINTS = 4096
+
+
+def _point_basis(knots: np.ndarray, k: int, points: np.ndarray):
+    """(len(points), len(knots) - k - 1) sparse (CSR) B-spline basis at `points`, extrapolating outside."""
+    return _cached_point_basis(np.ascontiguousarray(knots, float).tobytes(), k,
+                               np.ascontiguousarray(points, float).tobytes())
+
+
+@lru_cache(maxsize=64)
+def _cached_point_basis(knots: bytes, k: int, points: bytes):
+    return BSpline.design_matrix(np.frombuffer(points), np.frombuffer(knots), k, extrapolate=True).tocsr()
 
 
 @lru_cache(maxsize=64)

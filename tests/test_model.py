@@ -40,6 +40,18 @@ def test_grid_evaluation_equals_pointwise_evaluation(shape):
     np.testing.assert_allclose(s.grid_elevation(gx, gy), s.elevation(*np.meshgrid(gx, gy)), atol=1e-10)
 
 
+@pytest.mark.parametrize("n_points", [50, 5000])        # the cached station-set path and the large one
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 5), (6, 4)])
+def test_pointwise_evaluation_is_scipys_tensor_spline_inside_and_outside_the_box(shape, n_points):
+    from scipy.interpolate import NdBSpline
+    s = surface(np.random.default_rng(4).normal(size=shape) * 10.0)
+    b = s.bspline
+    x, y = np.random.default_rng(5).uniform(-50.0, 450.0, (2, n_points))    # some points beyond the box
+    reference = NdBSpline((b.tx, b.ty), b.coef, (b.kx, b.ky), extrapolate=True)(np.column_stack([x, y]))
+    np.testing.assert_allclose(s.elevation(x, y), reference, atol=1e-10)
+    np.testing.assert_allclose(s.elevation(x.reshape(-1, 10), y.reshape(-1, 10)), reference.reshape(-1, 10), atol=1e-10)
+
+
 def three_layers(b12=-20.0, b23=-50.0, z_bottom=-120.0, vs=150.0) -> GroundModel:
     layers = (Layer(500.0, vs, 1700.0, 0.02), Layer(1200.0, 400.0, 1900.0, 0.01), Layer(2000.0, 800.0, 2100.0, 0.0))
     surfaces = (surface([[0.0]]), surface(b12), surface(b23))
