@@ -110,7 +110,6 @@ class Surface:
         return by @ b.coef.T @ bx.T
 
 
-
 def _basis_matrix(knots: np.ndarray, k: int, points) -> np.ndarray:
     """(len(points), len(knots) - k - 1) dense B-spline basis of degree k at `points`."""
     knots, points = np.ascontiguousarray(knots, float), np.ascontiguousarray(points, float)

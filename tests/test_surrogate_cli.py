@@ -40,7 +40,7 @@ def cli(*args):
 def test_help_lists_the_subcommands():
     proc = cli("--help")
     assert proc.returncode == 0
-    for name in ("generate", "dataset", "train", "evaluate", "predict", "invert"):
+    for name in ("generate", "dataset", "train", "select", "evaluate", "predict", "invert"):
         assert name in proc.stdout
 
 
