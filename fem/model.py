@@ -106,17 +106,11 @@ class Surface:
         matrices: O(n) instead of a 2D basis search per point (model validation
         samples 10^4 points on every scenario read)."""
         b = self.bspline
-        bx, by = _basis_matrix(b.tx, b.kx, gx), _basis_matrix(b.ty, b.ky, gy)
-        return by @ b.coef.T @ bx.T
+        bx, by = _point_basis(b.tx, b.kx, np.asarray(gx, float)), _point_basis(b.ty, b.ky, np.asarray(gy, float))
+        return by @ (bx @ b.coef).T
 
 
-def _basis_matrix(knots: np.ndarray, k: int, points) -> np.ndarray:
-    """(len(points), len(knots) - k - 1) dense B-spline basis of degree k at `points`."""
-    knots, points = np.ascontiguousarray(knots, float), np.ascontiguousarray(points, float)
-    return _cached_basis(knots.tobytes(), k, points.tobytes())
-
-
-#: point sets up to this size (station sets) are evaluated from cached 1D bases (Surface.elevation)
+#: point sets up to this size (station sets, validation grids) are evaluated from cached 1D bases
 _CACHED_POINTS = 4096
 
 
@@ -128,16 +122,9 @@ def _point_basis(knots: np.ndarray, k: int, points: np.ndarray):
 
 @lru_cache(maxsize=64)
 def _cached_point_basis(knots: bytes, k: int, points: bytes):
-    return BSpline.design_matrix(np.frombuffer(points), np.frombuffer(knots), k, extrapolate=True).tocsr()
-
-
-@lru_cache(maxsize=64)
-def _cached_basis(knots: bytes, k: int, points: bytes) -> np.ndarray:
     """Cached by value: the surfaces of one scenario, and the scenarios of one configuration, share
-    their control grid and so their basis on the validation grid."""
-    basis = BSpline.design_matrix(np.frombuffer(points), np.frombuffer(knots), k).toarray()
-    basis.flags.writeable = False
-    return basis
+    their control grid, stations and validation grid, and so these bases."""
+    return BSpline.design_matrix(np.frombuffer(points), np.frombuffer(knots), k, extrapolate=True).tocsr()
 
 
 @dataclass(frozen=True, eq=False)
