@@ -22,7 +22,8 @@ from surrogate.dataset import TRAIN, VALIDATION, Store, load_store
 from surrogate.errors import SurrogateInputError
 from surrogate.features import INVERSE_TASKS, boundary_depth
 from surrogate.generate import write_text_atomic
-from surrogate.inference import Trained, best_inverse, estimate_boundaries, find_model, load_trained
+from surrogate.checkpoint import load
+from surrogate.inference import Trained, estimate_boundaries, find_model, load_trained
 
 ENSEMBLE = "ensemble"
 CHOICE_FILE = "inverse.json"
@@ -78,6 +79,15 @@ def candidates(model_dir: str | Path) -> dict[str, InverseEstimator]:
     return out
 
 
+def candidate_estimates(found: dict[str, InverseEstimator], spectra: np.ndarray, velocity: np.ndarray,
+                        ground: np.ndarray, xy: np.ndarray) -> dict[str, np.ndarray]:
+    """Each candidate's (N, B, R) estimate; the mean from the networks' own, not computed again."""
+    out = {name: est(spectra, velocity, ground, xy) for name, est in found.items() if name != ENSEMBLE}
+    if ENSEMBLE in found:
+        out[ENSEMBLE] = np.mean([out[m.spec.task] for m in found[ENSEMBLE].members], axis=0)
+    return out
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -97,9 +107,9 @@ def select(store_path: str | Path, model_dir: str | Path) -> dict:
     val = store.models(VALIDATION)
     if len(val) == 0:
         raise SurrogateInputError(f"{store_path}: the validation split is empty (nothing to choose on)")
-    losses = {name: validation_loss(est(store.spectra[val], store.velocity[val], store.ground_elevation[val],
-                                        store.station_xy), store, val)
-              for name, est in candidates(model_dir).items()}
+    estimates = candidate_estimates(candidates(model_dir), store.spectra[val], store.velocity[val],
+                                    store.ground_elevation[val], store.station_xy)
+    losses = {name: validation_loss(estimate, store, val) for name, estimate in estimates.items()}
     paths = trained_inverse(model_dir)
     choice = min(losses, key=losses.get)
     record = {"choice": choice, "validation_loss": losses,
@@ -114,8 +124,8 @@ def chosen(model_dir: str | Path) -> str:
     the single inverse network with the lowest validation loss; one line if inverse.json is stale."""
     record_path = Path(model_dir) / CHOICE_FILE
     if not record_path.is_file():
-        from surrogate.checkpoint import load
-        return load(best_inverse(model_dir))["spec"]["task"]
+        paths = trained_inverse(model_dir)
+        return min(paths, key=lambda task: load(paths[task])["best_val"])
     try:
         record = json.loads(record_path.read_text())
         choice, networks = record["choice"], record["networks"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from surrogate.dataset import TEST, TRAIN, VALIDATION, Store, load_store
-from surrogate.ensemble import candidates, chosen, validation_loss
+from surrogate.ensemble import candidate_estimates, candidates, chosen, validation_loss
 from surrogate.errors import SurrogateInputError
 from surrogate.features import boundary_depth
 from surrogate.gof import anderson_gof, peak_ground_velocity, relative_l2
@@ -54,20 +54,20 @@ def evaluate(store_path: str | Path, model_dir: str | Path, out_dir: str | Path,
     test = store.models(TEST)
     target = store.boundary_elevation[test]
     metrics: dict = {"n_test_models": int(len(test)), "n_stations": int(store.station_xy.shape[0])}
-    by_network, estimates = {}, {}
+    by_network = {}
     try:
         estimators = candidates(model_dir)
     except SurrogateInputError:
         estimators = {}
     val = store.models(VALIDATION)
-    for name, estimator in estimators.items():
-        estimates[name] = estimator(store.spectra[test], store.velocity[test], store.ground_elevation[test],
-                                    store.station_xy)
-        by_network[name] = boundary_scores(estimates[name], target, tolerance_m)
-        if len(val):
-            by_network[name]["validation_loss"] = validation_loss(
-                estimator(store.spectra[val], store.velocity[val], store.ground_elevation[val], store.station_xy),
-                store, val)
+    estimates = candidate_estimates(estimators, store.spectra[test], store.velocity[test],
+                                    store.ground_elevation[test], store.station_xy)
+    on_val = candidate_estimates(estimators, store.spectra[val], store.velocity[val], store.ground_elevation[val],
+                                 store.station_xy) if len(val) else {}
+    for name, estimate in estimates.items():
+        by_network[name] = boundary_scores(estimate, target, tolerance_m)
+        if name in on_val:
+            by_network[name]["validation_loss"] = validation_loss(on_val[name], store, val)
     if by_network:
         best = chosen(model_dir)
         metrics["boundary_elevation"] = {

@@ -61,20 +61,6 @@ def find_model(model_dir: str | Path, tasks: tuple[str, ...]) -> Path:
     raise SurrogateInputError(f"{model_dir}: holds no trained {' or '.join(tasks)} network (run `train` first)")
 
 
-def best_inverse(model_dir: str | Path) -> Path:
-    """model.pt of the trained inverse network with the lowest validation loss (never looks at test)."""
-    from surrogate.features import INVERSE_TASKS
-    found = []
-    for task in INVERSE_TASKS:
-        try:
-            found.append(find_model(model_dir, (task,)))
-        except SurrogateInputError:
-            pass
-    if not found:
-        raise SurrogateInputError(f"{model_dir}: holds no trained inverse network (run `train` first)")
-    return min(found, key=lambda p: load(p)["best_val"])
-
-
 def predict_velocity(model: Trained, ground: np.ndarray, boundary: np.ndarray, layers: np.ndarray) -> np.ndarray:
     """(R, 3, T) float32 station velocity, m/s, from ground (R,), boundaries (B, R) m, layers (L, 4)."""
     out = model(forward_inputs(ground, boundary, layers))
