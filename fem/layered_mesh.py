@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import gmsh
 import numpy as np
-from scipy.interpolate import BSpline
 
+from fem.bspline import design_matrix, interpolate_2d
 from fem.mesh import TET_EDGES, Mesh
 from fem.model import BSpline2D, GroundModel, ModelError, Surface
 
@@ -172,9 +172,7 @@ def _extended_bspline(surface: Surface, x: tuple[float, float], y: tuple[float, 
     # averaging knots can round the end Greville points just past the knot range
     gx, gy = np.clip(gx, tx[0], tx[-1]), np.clip(gy, ty[0], ty[-1])
     values = surface.elevation(gx[:, None], gy[None, :])            # (nx, ny)
-    bx = BSpline.design_matrix(gx, tx, b.kx).toarray()
-    by = BSpline.design_matrix(gy, ty, b.ky).toarray()
-    coef = np.linalg.solve(by, np.linalg.solve(bx, values).T).T     # bx @ coef @ by.T = values
+    coef = interpolate_2d(design_matrix(tx, b.kx, gx), design_matrix(ty, b.ky, gy), values)
     return BSpline2D(tx, ty, coef, b.kx, b.ky)
 
 

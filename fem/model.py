@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
-from scipy.interpolate import BSpline, NdBSpline, RectBivariateSpline
+
+from fem.bspline import PointBasis, evaluate_2d, interpolate_2d, interpolation_knots, point_basis
 
 
 class ModelError(ValueError):
@@ -78,26 +79,23 @@ class Surface:
         gx = np.linspace(*self.x, nx)
         gy = np.linspace(*self.y, ny)
         kx, ky = min(3, nx - 1), min(3, ny - 1)
-        spline = RectBivariateSpline(gx, gy, self.control.T, kx=kx, ky=ky, s=0)
-        tx, ty = spline.get_knots()  # full clamped knot vectors
-        coef = spline.get_coeffs().reshape(len(tx) - kx - 1, len(ty) - ky - 1)
+        tx, ty = interpolation_knots(gx, kx), interpolation_knots(gy, ky)   # full clamped knot vectors
+        # the collocation bases come from the cache: a configuration's scenarios share their grid
+        coef = interpolate_2d(_point_basis(tx, kx, gx).matrix, _point_basis(ty, ky, gy).matrix, self.control.T)
         return BSpline2D(tx, ty, coef, kx, ky)
 
     def elevation(self, x, y) -> np.ndarray:
         """Elevation (m) at points (x, y), broadcast together; extrapolates outside the box.
 
-        A station set (up to _CACHED_POINTS points, the same for every scenario of a
-        configuration) is evaluated from cached sparse 1D bases, sum_ij coef_ij B_i(x) B_j(y);
-        larger sets (mesh nodes) by scipy's tensor-product spline, faster per point."""
+        A station set (the same for every scenario of a configuration) has its 1D basis
+        matrices cached and z_p = (B_x C B_y^T)_pp; larger sets (mesh nodes) go block by
+        block through the k + 1 nonzero basis functions per point and axis."""
         x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
         b = self.bspline
         if x.size > _CACHED_POINTS:
-            spline = NdBSpline((b.tx, b.ty), b.coef, (b.kx, b.ky), extrapolate=True)
-            return spline(np.stack([x.ravel(), y.ravel()], axis=-1)).reshape(x.shape)
+            return evaluate_2d(b.coef, b.tx, b.kx, x.ravel(), b.ty, b.ky, y.ravel()).reshape(x.shape)
         bx, by = _point_basis(b.tx, b.kx, x.ravel()), _point_basis(b.ty, b.ky, y.ravel())
-        along_x = bx @ b.coef                                         # (N, ny) dense
-        rows = np.repeat(np.arange(x.size), np.diff(by.indptr))      # by is CSR: row of each entry
-        return np.bincount(rows, weights=along_x[rows, by.indices] * by.data, minlength=x.size).reshape(x.shape)
+        return np.einsum("pi,pi->p", bx.matrix @ b.coef, by.matrix).reshape(x.shape)
 
     def grid_elevation(self, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
         """(len(gy), len(gx)) elevation, m, on the tensor grid gx x gy inside the box.
@@ -107,24 +105,28 @@ class Surface:
         samples 10^4 points on every scenario read)."""
         b = self.bspline
         bx, by = _point_basis(b.tx, b.kx, np.asarray(gx, float)), _point_basis(b.ty, b.ky, np.asarray(gy, float))
-        return by @ (bx @ b.coef).T
+        return by.matrix @ (bx.matrix @ b.coef).T
 
 
-#: point sets up to this size (station sets, validation grids) are evaluated from cached 1D bases
+#: point sets up to this size (station sets, validation grids, control grids) have their 1D bases cached
 _CACHED_POINTS = 4096
 
 
-def _point_basis(knots: np.ndarray, k: int, points: np.ndarray):
-    """(len(points), len(knots) - k - 1) sparse (CSR) B-spline basis at `points`, extrapolating outside."""
+def _point_basis(knots: np.ndarray, k: int, points: np.ndarray) -> PointBasis:
+    """B-spline basis at (N,) `points`, extrapolating outside; cached for up to _CACHED_POINTS points."""
+    if points.size > _CACHED_POINTS:       # a long axis is rarely met again, and hashing it costs a copy
+        return point_basis(knots, k, points)
     return _cached_point_basis(np.ascontiguousarray(knots, float).tobytes(), k,
                                np.ascontiguousarray(points, float).tobytes())
 
 
 @lru_cache(maxsize=64)
-def _cached_point_basis(knots: bytes, k: int, points: bytes):
+def _cached_point_basis(knots: bytes, k: int, points: bytes) -> PointBasis:
     """Cached by value: the surfaces of one scenario, and the scenarios of one configuration, share
     their control grid, stations and validation grid, and so these bases."""
-    return BSpline.design_matrix(np.frombuffer(points), np.frombuffer(knots), k, extrapolate=True).tocsr()
+    basis = point_basis(np.frombuffer(knots), k, np.frombuffer(points))
+    basis.first.flags.writeable = basis.values.flags.writeable = False    # shared by every caller
+    return basis
 
 
 @dataclass(frozen=True, eq=False)

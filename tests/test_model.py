@@ -27,6 +27,23 @@ def test_cubic_spline_reproduces_a_cubic_exactly():
     np.testing.assert_allclose(s.elevation(x, y), f(x, y), atol=1e-9)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 5), (6, 4), (8, 7)])
+def test_spline_data_is_fitpacks_interpolant(shape):
+    from scipy.interpolate import RectBivariateSpline
+    control = np.random.default_rng(6).normal(size=shape) * 10.0
+    b = surface(control).bspline
+    if shape == (1, 1):             # FITPACK has no degree 0: a flat surface is a constant bilinear patch
+        assert (b.kx, b.ky) == (1, 1)
+        np.testing.assert_array_equal(np.concatenate([b.tx, b.ty]), [0.0, 0.0, 400.0, 400.0, 0.0, 0.0, 300.0, 300.0])
+        np.testing.assert_array_equal(b.coef, np.full((2, 2), control[0, 0]))
+        return
+    ny, nx = shape
+    reference = RectBivariateSpline(np.linspace(*BOX[0], nx), np.linspace(*BOX[1], ny), control.T,
+                                    kx=min(3, nx - 1), ky=min(3, ny - 1), s=0)
+    np.testing.assert_array_equal(np.concatenate([b.tx, b.ty]), np.concatenate(reference.get_knots()))
+    np.testing.assert_allclose(b.coef.ravel(), reference.get_coeffs(), atol=1e-9 * 10.0)
+
+
 def test_flat_surface_is_constant_everywhere():
     s = surface([[-20.0]])
     assert s.is_flat
