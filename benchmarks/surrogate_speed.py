@@ -9,7 +9,7 @@ source); the first is the one timed one at a time. Times (wall clock, s):
   included, as a user runs it), median of `fem-repeats`; its own `wall_seconds`
   attribute (no interpreter start-up) is reported too;
 * predict_cli: `python -m surrogate predict SCENARIO --model DIR -o ...` as a whole
-  process, median of `repeats` (interpreter and torch import included, ~2 s);
+  process, median of `repeats` (interpreter start and imports included);
 * predict_batch: `python -m surrogate predict ALL.yaml --model DIR --output-dir ...`,
   one process for all the scenarios given, divided by their number (median of 3):
   what replacing a set of FEM runs costs per run;
@@ -69,24 +69,28 @@ def predict_loaded_seconds(scenarios: list[Path], model: Path, out: Path, repeat
 def timing_network(model: Path, scenario: Path, out: Path) -> Path:
     """A surrogate folder (out) with an untrained forward network of model's architecture for scenario."""
     sys.path.insert(0, str(ROOT))
+    import math
+
     import numpy as np
     import torch
     from surrogate import scenario as sc
-    from surrogate.checkpoint import load, save_atomic
     from surrogate.inference import find_model
+    from surrogate.modelfile import NAME, ModelFile, read_model, write_model
     from surrogate.nets import NetworkSpec, build_network
-    trained = load(find_model(model, ("forward",)))
+    trained = read_model(find_model(model, ("forward",)))
     s = sc.load_scenario(scenario)
     t = sc.output_times(s)
-    spec = NetworkSpec(**{**trained["spec"], "hidden": tuple(trained["spec"]["hidden"]), "n_outputs": 3 * len(t)})
+    spec = NetworkSpec.from_dict({**trained.meta["spec"], "n_outputs": 3 * len(t)})
     if sc.layer_table(s).size + len(s.model.surfaces) != spec.n_inputs:
         sys.exit(f"error: {scenario}: its layer count differs from the trained forward network's")
     torch.manual_seed(0)
-    scale = float(np.mean(trained["target_norm"]["std"]))
-    save_atomic({**trained, "spec": spec.to_dict(), "model": build_network(spec).state_dict(), "time": t,
-                 "source": sc.source_text(s), "station_xy": sc.station_xy(s), "grid": sc.receiver_grid(s),
-                 "target_norm": {"mean": [0.0] * spec.n_outputs, "std": [scale] * spec.n_outputs},
-                 "best_val": None, "step": 0, "epoch": 0}, out / "forward" / "model.pt")
+    weights = {k: v.numpy() for k, v in build_network(spec).state_dict().items()}
+    scale = float(np.mean(trained.arrays["target_norm/std"]))
+    arrays = {**trained.arrays, "time": t, "station_xy": sc.station_xy(s),
+              "target_norm/mean": np.zeros(spec.n_outputs), "target_norm/std": np.full(spec.n_outputs, scale)}
+    meta = {**trained.meta, "spec": spec.to_dict(), "source": sc.source_text(s), "grid": list(sc.receiver_grid(s)),
+            "best_val": math.inf, "step": 0, "epoch": 0}                  # never trained
+    write_model(out / "forward" / NAME, ModelFile(meta, arrays, weights))
     return out
 
 

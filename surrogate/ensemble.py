@@ -6,7 +6,7 @@ err differently average to a lower variance). `select` scores every candidate
 on the validation split with the loss the networks were trained on (mean over
 boundaries of the squared depth error divided by the variance of that
 boundary's depth over the training models) and records the lowest in
-DIR/inverse.json, with a digest of each network's model.pt; `evaluate` and
+DIR/inverse.json, with a digest of each network's model.npz; `evaluate` and
 `invert` read that choice. The test split is never looked at.
 """
 from __future__ import annotations
@@ -22,8 +22,8 @@ from surrogate.dataset import TRAIN, VALIDATION, Store, load_store
 from surrogate.errors import SurrogateInputError
 from surrogate.features import INVERSE_TASKS, boundary_depth
 from surrogate.generate import write_text_atomic
-from surrogate.checkpoint import load
 from surrogate.inference import Trained, estimate_boundaries, find_model, load_trained
+from surrogate.modelfile import read_meta
 
 ENSEMBLE = "ensemble"
 CHOICE_FILE = "inverse.json"
@@ -50,7 +50,7 @@ class InverseEstimator:
 
 
 def trained_inverse(model_dir: str | Path) -> dict[str, Path]:
-    """model.pt of every inverse task trained in model_dir, in INVERSE_TASKS order."""
+    """model.npz of every inverse task trained in model_dir, in INVERSE_TASKS order."""
     found = {}
     for task in INVERSE_TASKS:
         try:
@@ -125,7 +125,7 @@ def chosen(model_dir: str | Path) -> str:
     record_path = Path(model_dir) / CHOICE_FILE
     if not record_path.is_file():
         paths = trained_inverse(model_dir)
-        return min(paths, key=lambda task: load(paths[task])["best_val"])
+        return min(paths, key=lambda task: read_meta(paths[task])["best_val"])
     try:
         record = json.loads(record_path.read_text())
         choice, networks = record["choice"], record["networks"]

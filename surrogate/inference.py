@@ -1,28 +1,29 @@
 """Trained networks applied to new inputs: the forward surrogate and the structure estimate.
 
-A model folder is what `train` writes: `DIR/<task>/model.pt` for each trained
-task (DIR may also be one task's folder itself).
+A model folder is what `train` writes: `DIR/<task>/model.npz` for each trained
+task (DIR may also be one task's folder itself). The MLPs (point-wise inverse,
+forward) are evaluated in numpy; torch is imported only for the U-Net and for
+gradients through a network (surrogate.optimise), so `predict` never loads it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import torch
-from scipy.interpolate import RegularGridInterpolator
 
-from surrogate.checkpoint import load
+from surrogate import modelfile
 from surrogate.errors import SurrogateInputError
 from surrogate.features import forward_inputs, from_grid, inverse_inputs, to_grid, waveform_components
-from surrogate.nets import NetworkSpec, build_network
-from surrogate.normalise import Normaliser
-from surrogate.taskdata import revert, standardise
+from surrogate.nets import MLP_TASKS, NetworkSpec, build_network
+from surrogate.nets.mlp_numpy import linear_layers, mlp_forward
+from surrogate.normalise import Normaliser, revert, standardise
 
 
 @dataclass(frozen=True)
 class Trained:
-    net: torch.nn.Module         #: in eval mode, on the CPU
+    weights: dict[str, np.ndarray]   #: the network's state dict, float32 arrays
     spec: NetworkSpec            #: task and sizes
     input_norm: Normaliser       #: from the training split
     target_norm: Normaliser      #: from the training split
@@ -31,33 +32,55 @@ class Trained:
     station_xy: np.ndarray       #: (R, 2) m, the training stations
     grid: tuple[int, int]        #: (nx, ny) of the training receiver grid
     source: str                  #: YAML of the source it was trained for
+    best_val: float              #: its validation loss (standardised MSE) when it was saved
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Physical outputs for physical inputs (N, C) or (N, C, ny, nx)."""
-        with torch.no_grad():
-            z = self.net(torch.from_numpy(standardise(x, self.input_norm))).numpy()
-        return revert(z, self.target_norm)
+        z = standardise(x, self.input_norm)
+        if self.spec.task in MLP_TASKS:
+            out = mlp_forward(self._layers, z)
+        else:
+            import torch
+            with torch.no_grad():
+                out = self.net(torch.from_numpy(z)).numpy()
+        return revert(out, self.target_norm)
+
+    @cached_property
+    def _layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return linear_layers(self.weights)
+
+    @cached_property
+    def net(self):
+        """The torch module with these weights, in eval mode on the CPU (imports torch)."""
+        import torch
+        net = build_network(self.spec)
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in self.weights.items()})
+        return net.eval()
 
 
 def load_trained(path: str | Path) -> Trained:
-    b = load(path)
-    spec = NetworkSpec(**{**b["spec"], "hidden": tuple(b["spec"]["hidden"])})
-    net = build_network(spec)
-    net.load_state_dict(b["model"])
-    return Trained(net.eval(), spec, Normaliser.from_dict(b["input_norm"]), Normaliser.from_dict(b["target_norm"]),
-                   np.asarray(b["frequency"]), np.asarray(b["time"]), np.asarray(b["station_xy"]),
-                   tuple(b["grid"]), b["source"])
+    m = modelfile.read_model(path)
+    a, meta = m.arrays, m.meta
+    return Trained(m.weights, NetworkSpec.from_dict(meta["spec"]),
+                   Normaliser(a["input_norm/mean"], a["input_norm/std"]),
+                   Normaliser(a["target_norm/mean"], a["target_norm/std"]),
+                   a["frequency"], a["time"], a["station_xy"], tuple(meta["grid"]), meta["source"],
+                   float(meta["best_val"]))
 
 
 def find_model(model_dir: str | Path, tasks: tuple[str, ...]) -> Path:
-    """model.pt of the first of `tasks` trained in model_dir (or model_dir itself if it is a task folder)."""
+    """model.npz of the first of `tasks` trained in model_dir (or model_dir itself if it is a task folder)."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise SurrogateInputError(f"model folder not found: {model_dir}")
     for task in tasks:
-        for candidate in (model_dir / task / "model.pt", model_dir / "model.pt"):
-            if candidate.is_file() and (candidate.parent.name == task or load(candidate)["spec"]["task"] == task):
+        for candidate in (model_dir / task / modelfile.NAME, model_dir / modelfile.NAME):
+            if candidate.is_file() and (candidate.parent.name == task
+                                        or modelfile.read_meta(candidate)["spec"]["task"] == task):
                 return candidate
+    if any(model_dir.glob("model.pt")) or any(model_dir.glob("*/model.pt")):
+        raise SurrogateInputError(f"{model_dir}: holds networks in the old torch format (model.pt); "
+                                  f"retrain them (`train` writes {modelfile.NAME})")
     raise SurrogateInputError(f"{model_dir}: holds no trained {' or '.join(tasks)} network (run `train` first)")
 
 
@@ -97,5 +120,6 @@ def _off_grid(grid_depth: np.ndarray, model: Trained, xy: np.ndarray) -> np.ndar
     nx, ny = model.grid
     gx, gy = model.station_xy[:nx, 0], model.station_xy[: nx * ny: nx, 1]
     q = np.stack([np.clip(xy[:, 1], gy[0], gy[-1]), np.clip(xy[:, 0], gx[0], gx[-1])], axis=1)
+    from scipy.interpolate import RegularGridInterpolator      # off-grid stations only: not on predict's path
     values = np.moveaxis(grid_depth, 1, -1)                              # (N, ny, nx, B)
     return np.stack([RegularGridInterpolator((gy, gx), v)(q) for v in values])   # one call per model

@@ -36,3 +36,13 @@ class Normaliser:
     @classmethod
     def from_dict(cls, d: dict) -> "Normaliser":
         return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64))
+
+
+def standardise(a: np.ndarray, norm: Normaliser) -> np.ndarray:
+    """Standardise samples (N, C) or channel-first grids (N, C, ny, nx) along C."""
+    return np.moveaxis(norm.apply(np.moveaxis(a, 1, -1)), -1, 1) if a.ndim == 4 else norm.apply(a)
+
+
+def revert(a: np.ndarray, norm: Normaliser) -> np.ndarray:
+    """Physical values from standardised samples (N, C) or grids (N, C, ny, nx)."""
+    return np.moveaxis(norm.revert(np.moveaxis(a, 1, -1)), -1, 1) if a.ndim == 4 else norm.revert(a)

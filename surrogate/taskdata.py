@@ -8,7 +8,7 @@ import numpy as np
 from surrogate.dataset import TEST, TRAIN, VALIDATION, Store
 from surrogate.errors import SurrogateInputError
 from surrogate.features import TASKS, boundary_depth, forward_inputs, inverse_inputs, to_grid, waveform_components
-from surrogate.normalise import Normaliser
+from surrogate.normalise import Normaliser, standardise
 
 
 @dataclass(frozen=True)
@@ -47,28 +47,14 @@ def _channels_last(a: np.ndarray) -> np.ndarray:
     return np.moveaxis(a, 1, -1).reshape(-1, a.shape[1]) if a.ndim == 4 else a
 
 
-def _standardise(a: np.ndarray, norm: Normaliser) -> np.ndarray:
-    return np.moveaxis(norm.apply(np.moveaxis(a, 1, -1)), -1, 1) if a.ndim == 4 else norm.apply(a)
-
-
 def prepare(store: Store, task: str) -> Prepared:
     """Standardised train and validation arrays; statistics from the training models only."""
     train, val = task_arrays(store, task, store.models(TRAIN)), task_arrays(store, task, store.models(VALIDATION))
     input_norm = Normaliser.fit(_channels_last(train.inputs))
     # waveforms: one scale for every sample, so the loss is a relative misfit and quiet components stay quiet
     target_norm = Normaliser.fit(_channels_last(train.targets), scalar=(task == "forward"))
-    std = lambda arr: TaskArrays(_standardise(arr.inputs, input_norm), _standardise(arr.targets, target_norm))
+    std = lambda arr: TaskArrays(standardise(arr.inputs, input_norm), standardise(arr.targets, target_norm))
     return Prepared(std(train), std(val), input_norm, target_norm)
 
 
-def standardise(a: np.ndarray, norm: Normaliser) -> np.ndarray:
-    """Standardise samples (N, C) or grids (N, C, ny, nx) along C."""
-    return _standardise(a, norm)
-
-
-def revert(a: np.ndarray, norm: Normaliser) -> np.ndarray:
-    """Physical values from standardised samples (N, C) or grids (N, C, ny, nx)."""
-    return np.moveaxis(norm.revert(np.moveaxis(a, 1, -1)), -1, 1) if a.ndim == 4 else norm.revert(a)
-
-
-__all__ = ["TaskArrays", "Prepared", "task_arrays", "prepare", "standardise", "revert", "TEST"]
+__all__ = ["TaskArrays", "Prepared", "task_arrays", "prepare", "TEST"]

@@ -8,8 +8,8 @@ samples per step from a DistributedSampler, and DDP averages the gradients,
 so W processes take exactly the steps one process would (up to round-off).
 Output folder `OUT/<task>/`: `checkpoint.pt` (everything to resume: model,
 optimizer, scheduler, epoch, batch within the epoch, step, early-stopping
-state, RNG states, normalisation, config) and `model.pt` (the best network by
-validation loss, with what inference needs). A job that finds `checkpoint.pt`
+state, RNG states, normalisation, config) and `model.npz` (the best network by
+validation loss, with what inference needs: surrogate.modelfile). A job that finds `checkpoint.pt`
 resumes from it; SIGTERM (Slurm's preemption signal) or `max_steps` makes it
 write the checkpoint and leave.
 """
@@ -32,6 +32,7 @@ from surrogate import distributed
 from surrogate.checkpoint import load, restore_rng_states, rng_states, save_atomic
 from surrogate.dataset import load_store
 from surrogate.errors import SurrogateInputError
+from surrogate.modelfile import NAME as MODEL_FILE, ModelFile, write_model
 from surrogate.nets import NetworkSpec, build_network
 from surrogate.taskdata import prepare
 
@@ -143,15 +144,15 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
         if val < progress.best_val:
             progress.best_val, progress.since_best = val, 0
             if placement.is_root:
-                save_atomic(bundle(), out / "model.pt")
+                write_model(out / MODEL_FILE, bundle())
         else:
             progress.since_best += 1
         save()
         if progress.since_best >= cfg.patience:
             stopped = "early_stopping"
             break
-    if placement.is_root and not (out / "model.pt").is_file():
-        save_atomic(bundle(), out / "model.pt")
+    if placement.is_root and not (out / MODEL_FILE).is_file():
+        write_model(out / MODEL_FILE, bundle())
     distributed.barrier()
     return _summary(cfg, stopped, progress, out)
 
@@ -202,16 +203,19 @@ def _resume(ckpt, net, optimizer, scheduler, cfg) -> Progress:
     return Progress(**ckpt["progress"])
 
 
-def _bundle(net, spec, cfg, data, store, progress) -> dict:
+def _bundle(net, spec, cfg, data, store, progress) -> ModelFile:
     """What inference needs: weights, network spec, normalisation and the store's acquisition."""
-    return {"model": net.state_dict(), "spec": spec.to_dict(), "config": asdict(cfg),
-            "input_norm": data.input_norm.to_dict(), "target_norm": data.target_norm.to_dict(),
-            "frequency": store.frequency, "time": store.time, "station_xy": store.station_xy,
-            "grid": store.grid, "source": store.source, "n_boundaries": store.boundary_elevation.shape[1],
-            "best_val": progress.best_val, "step": progress.step, "epoch": progress.epoch}
+    meta = {"spec": spec.to_dict(), "config": asdict(cfg), "grid": list(store.grid), "source": store.source,
+            "n_boundaries": int(store.boundary_elevation.shape[1]), "best_val": progress.best_val,
+            "step": progress.step, "epoch": progress.epoch}
+    arrays = {"frequency": store.frequency, "time": store.time, "station_xy": store.station_xy,
+              "input_norm/mean": data.input_norm.mean, "input_norm/std": data.input_norm.std,
+              "target_norm/mean": data.target_norm.mean, "target_norm/std": data.target_norm.std}
+    weights = {k: v.detach().cpu().float().numpy() for k, v in net.state_dict().items()}
+    return ModelFile(meta, arrays, weights)
 
 
 def _summary(cfg, stopped, progress, out) -> dict:
     return {"task": cfg.task, "stopped": stopped, "step": progress.step, "epoch": progress.epoch,
             "best_val": progress.best_val if math.isfinite(progress.best_val) else None,
-            "model": str(out / "model.pt") if (out / "model.pt").is_file() else None}
+            "model": str(out / MODEL_FILE) if (out / MODEL_FILE).is_file() else None}

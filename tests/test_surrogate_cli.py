@@ -72,6 +72,20 @@ def test_predict_of_several_scenarios_equals_one_call_per_scenario(trained, tmp_
             assert f.attrs["scenario"] == g.attrs["scenario"] == s.read_text()
 
 
+def test_predict_runs_without_torch_or_scipy(trained, tmp_path):
+    """The drop-in's start-up is the interpreter, numpy, h5py and YAML: a one-scenario call (a workflow
+    job with engine: surrogate) pays no torch import (~2-3 s) and no scipy (~0.7 s)."""
+    tmp, scen, _ = trained
+    code = ("import sys; from surrogate.cli import main; "
+            f"rc = main(['predict', {str(scen[0])!r}, '--model', {str(tmp / 'model')!r}, '-o', {str(tmp_path / 'r.h5')!r}]); "
+            "print(rc, sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'scipy', 'matplotlib'}))")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["0", "[]"], proc.stdout
+    assert (tmp_path / "r.h5").is_file()
+
+
 @pytest.mark.parametrize("network", ["inverse_pointwise", "inverse_spatial"])
 def test_invert_writes_the_estimate_layout(trained, tmp_path, network):
     tmp, scen, runs = trained

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from surrogate.dataset import build_store
+from surrogate.modelfile import read_model
 from surrogate.nets import NetworkSpec, build_network
 from surrogate.spectra import Band
 from surrogate.train import TrainConfig, train
@@ -27,8 +28,10 @@ def store(tmp_path_factory):
 
 
 def params(path: Path) -> torch.Tensor:
-    state = torch.load(path, map_location="cpu", weights_only=False)["model"]
-    return torch.cat([v.flatten().double() for v in state.values()])
+    """The weights of a checkpoint (torch) or a model file (numpy), flattened in state-dict order."""
+    state = read_model(path).weights if path.suffix == ".npz" else \
+        torch.load(path, map_location="cpu", weights_only=False)["model"]
+    return torch.cat([torch.as_tensor(v).flatten().double() for v in state.values()])
 
 
 def run_cli(args: list[str], launcher: list[str]) -> None:
@@ -66,7 +69,7 @@ def test_interrupt_and_resume_equals_uninterrupted(store, tmp_path):
     assert cut["stopped"] == "max_steps" and cut["step"] == 5
     resumed = train(cfg, store, tmp_path / "cut")
     assert resumed["step"] == whole["step"] and resumed["epoch"] == whole["epoch"] == 4
-    for name in ("checkpoint.pt", "model.pt"):
+    for name in ("checkpoint.pt", "model.npz"):
         a = params(tmp_path / "whole" / "inverse_pointwise" / name)
         b = params(tmp_path / "cut" / "inverse_pointwise" / name)
         assert torch.equal(a, b), name

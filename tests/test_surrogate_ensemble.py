@@ -6,13 +6,12 @@ import shutil
 import h5py
 import numpy as np
 import pytest
-import torch
 
-from surrogate.checkpoint import load
 from surrogate.cli import main
 from surrogate.dataset import TEST, VALIDATION, build_store, load_store
 from surrogate.ensemble import CHOICE_FILE, ENSEMBLE, candidates, chosen, load_inverse, select, validation_loss
 from surrogate.inference import estimate_boundaries, find_model, load_trained
+from surrogate.modelfile import read_meta, read_model, write_model
 from surrogate.spectra import Band
 from surrogate.train import TrainConfig, train
 from tests.surrogate_fem_runs import fem_runs
@@ -57,7 +56,7 @@ def test_the_validation_loss_is_the_loss_the_network_was_trained_on(trained):
     val = store.models(VALIDATION)
     path = find_model(tmp / "model", ("inverse_pointwise",))
     estimate = estimate_boundaries(load_trained(path), *_inputs(store, val))
-    assert validation_loss(estimate, store, val) == pytest.approx(load(path)["best_val"], rel=1e-4)
+    assert validation_loss(estimate, store, val) == pytest.approx(read_meta(path)["best_val"], rel=1e-4)
     # and an exact estimate scores zero
     assert validation_loss(store.boundary_elevation[val], store, val) == 0.0
 
@@ -100,7 +99,7 @@ def test_select_records_the_lowest_validation_loss_and_evaluate_and_invert_follo
 
 def test_without_select_the_network_with_the_lowest_validation_loss_is_chosen(trained):
     tmp, _ = trained
-    losses = {t: load(find_model(tmp / "model", (t,)))["best_val"] for t in INVERSE}
+    losses = {t: read_meta(find_model(tmp / "model", (t,)))["best_val"] for t in INVERSE}
     assert not (tmp / "model" / CHOICE_FILE).exists()
     assert chosen(tmp / "model") == min(losses, key=losses.get)
 
@@ -110,9 +109,9 @@ def test_a_stale_or_impossible_choice_is_one_clear_line(trained, tmp_path, capsy
     model = tmp_path / "model"
     shutil.copytree(tmp / "model", model)
     select(tmp / "store.h5", model)
-    bundle = load(model / "inverse_spatial/model.pt")
-    bundle["step"] += 1                                            # as if trained further
-    torch.save(bundle, model / "inverse_spatial/model.pt")
+    saved = read_model(model / "inverse_spatial/model.npz")
+    saved.meta["step"] += 1                                        # as if trained further
+    write_model(model / "inverse_spatial/model.npz", saved)
     only = tmp_path / "only"
     shutil.copytree(tmp / "model" / "inverse_pointwise", only / "inverse_pointwise")
     out = tmp_path / "e.h5"

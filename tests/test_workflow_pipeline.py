@@ -147,7 +147,7 @@ def assert_results_layout(wd: Path) -> None:
                 assert (wd / stage / set_name / f"{i}.{ext}").is_file(), f"{stage}/{set_name}/{i}.{ext}"
     assert (wd / "dataset/store.h5").is_file()
     for net in NETWORKS:
-        assert (wd / "surrogate" / net / "model.pt").is_file(), net
+        assert (wd / "surrogate" / net / "model.npz").is_file(), net
     for i in NEW_IDS:
         with h5py.File(wd / "inversion" / f"{i}.h5", "r") as f:
             assert f["boundaries/elevation"].shape == (2, f["receivers/xyz"].shape[0])

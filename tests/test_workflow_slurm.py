@@ -203,5 +203,5 @@ def test_standalone_ddp_batch_script(slurm_pipeline, tmp_path):
     log = next(tmp_path.glob(f"slurm-surrogate-ddp-{job}.out")).read_text()
     assert "1 node(s) x 2 processes" in log
     summary = json.loads(next(line for line in log.splitlines() if line.startswith("{")))
-    assert summary["epoch"] == 2 and (tmp_path / "trained/inverse_pointwise/model.pt").is_file()
+    assert summary["epoch"] == 2 and (tmp_path / "trained/inverse_pointwise/model.npz").is_file()
     assert (tmp_path / "trained/inverse_pointwise/checkpoint.pt").is_file()

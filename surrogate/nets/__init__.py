@@ -1,12 +1,14 @@
-"""Small networks for the three tasks; `build_network` is the one place a task picks its network."""
+"""Small networks for the three tasks; `build_network` is the one place a task picks its network.
+
+torch is imported only when a network is built: inference of the MLPs runs in
+numpy (surrogate.nets.mlp_numpy), and `predict` should not pay torch's import.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from torch import nn
-
-from surrogate.nets.mlp import MLP
-from surrogate.nets.unet import UNet
+#: tasks whose network is the MLP (the rest: the U-Net)
+MLP_TASKS = ("inverse_pointwise", "forward")
 
 
 @dataclass(frozen=True)
@@ -21,9 +23,15 @@ class NetworkSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "NetworkSpec":
+        return cls(**{**d, "hidden": tuple(d["hidden"])})
 
-def build_network(spec: NetworkSpec) -> nn.Module:
-    """The network for spec.task: a U-Net over the station grid for inverse_spatial, else an MLP."""
-    if spec.task == "inverse_spatial":
-        return UNet(spec.n_inputs, spec.n_outputs, spec.width, spec.levels)
-    return MLP(spec.n_inputs, spec.n_outputs, spec.hidden)
+
+def build_network(spec: NetworkSpec):
+    """The torch module for spec.task: an MLP for MLP_TASKS, else a U-Net over the station grid."""
+    if spec.task in MLP_TASKS:
+        from surrogate.nets.mlp import MLP
+        return MLP(spec.n_inputs, spec.n_outputs, spec.hidden)
+    from surrogate.nets.unet import UNet
+    return UNet(spec.n_inputs, spec.n_outputs, spec.width, spec.levels)

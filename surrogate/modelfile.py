@@ -1,0 +1,83 @@
+"""The trained-network file `model.npz`: everything inference needs, read with numpy alone.
+
+`train` writes one per task (`OUT/<task>/model.npz`, the best network by
+validation loss). It holds named arrays: the network's state dict under
+`weight/<name>` (float32), the normalisation of the training split and the
+store's acquisition (frequencies, times, stations); and one JSON string,
+`meta`: the network spec, the training config, the receiver grid, the source
+and the training state the network was saved at (step, epoch, best_val).
+
+Why not `torch.save`: a torch pickle runs code when it is loaded and needs
+torch imported (~2-3 s per process). This file is opened with
+`allow_pickle=False`, so a network someone sent you cannot run code of theirs,
+and `python -m surrogate predict` starts in a fraction of a second. The
+training checkpoint (optimizer, RNG states) stays a torch file: only training
+reads it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from surrogate.errors import SurrogateInputError
+
+NAME = "model.npz"
+WEIGHT = "weight/"        #: prefix of the state-dict arrays
+ARRAYS = ("frequency", "time", "station_xy", "input_norm/mean", "input_norm/std", "target_norm/mean",
+          "target_norm/std")
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    meta: dict                       #: spec, config, grid, source, n_boundaries, best_val, step, epoch
+    arrays: dict[str, np.ndarray]    #: ARRAYS by name
+    weights: dict[str, np.ndarray]   #: the network's state dict, float32, in its order
+
+
+def write_model(path: str | Path, model: ModelFile) -> None:
+    """Write atomically (a temporary file beside `path`, renamed when complete)."""
+    path = Path(path)
+    missing = sorted(set(ARRAYS) - set(model.arrays))
+    if missing:
+        raise ValueError(f"model file needs the arrays {', '.join(missing)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    entries = {"meta": np.array(json.dumps(model.meta)), **{k: np.asarray(model.arrays[k]) for k in ARRAYS},
+               **{WEIGHT + k: np.asarray(v, dtype=np.float32) for k, v in model.weights.items()}}
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **entries)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _opened(path: Path):
+    """np.load without pickles; a missing, foreign or truncated file is one line naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            yield f
+    except FileNotFoundError:
+        raise SurrogateInputError(f"trained network not found: {path}") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:   # a torch pickle, a cut-off file
+        raise SurrogateInputError(f"{path}: not a trained-network file written by `train` ({err})") from None
+
+
+def read_model(path: str | Path) -> ModelFile:
+    """Read a model file written by write_model."""
+    with _opened(Path(path)) as f:
+        return ModelFile(json.loads(str(f["meta"][()])), {k: f[k] for k in ARRAYS},
+                         {k[len(WEIGHT):]: f[k] for k in f.files if k.startswith(WEIGHT)})
+
+
+def read_meta(path: str | Path) -> dict:
+    """Only the JSON part (task, training state), without the weights."""
+    with _opened(Path(path)) as f:
+        return json.loads(str(f["meta"][()]))
