@@ -32,7 +32,6 @@ class Trained:
     station_xy: np.ndarray       #: (R, 2) m, the training stations
     grid: tuple[int, int]        #: (nx, ny) of the training receiver grid
     source: str                  #: YAML of the source it was trained for
-    best_val: float              #: its validation loss (standardised MSE) when it was saved
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Physical outputs for physical inputs (N, C) or (N, C, ny, nx)."""
@@ -64,8 +63,7 @@ def load_trained(path: str | Path) -> Trained:
     return Trained(m.weights, NetworkSpec.from_dict(meta["spec"]),
                    Normaliser(a["input_norm/mean"], a["input_norm/std"]),
                    Normaliser(a["target_norm/mean"], a["target_norm/std"]),
-                   a["frequency"], a["time"], a["station_xy"], tuple(meta["grid"]), meta["source"],
-                   float(meta["best_val"]))
+                   a["frequency"], a["time"], a["station_xy"], tuple(meta["grid"]), meta["source"])
 
 
 def find_model(model_dir: str | Path, tasks: tuple[str, ...]) -> Path:

@@ -33,10 +33,6 @@ class Normaliser:
     def to_dict(self) -> dict:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "Normaliser":
-        return cls(np.asarray(d["mean"], dtype=np.float64), np.asarray(d["std"], dtype=np.float64))
-
 
 def standardise(a: np.ndarray, norm: Normaliser) -> np.ndarray:
     """Standardise samples (N, C) or channel-first grids (N, C, ny, nx) along C."""

@@ -9,9 +9,9 @@ so W processes take exactly the steps one process would (up to round-off).
 Output folder `OUT/<task>/`: `checkpoint.pt` (everything to resume: model,
 optimizer, scheduler, epoch, batch within the epoch, step, early-stopping
 state, RNG states, normalisation, config) and `model.npz` (the best network by
-validation loss, with what inference needs: surrogate.modelfile). A job that finds `checkpoint.pt`
-resumes from it; SIGTERM (Slurm's preemption signal) or `max_steps` makes it
-write the checkpoint and leave.
+validation loss, with what inference needs: surrogate.modelfile). A job that
+finds `checkpoint.pt` resumes from it; SIGTERM (Slurm's preemption signal) or
+`max_steps` makes it write the checkpoint and leave.
 """
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def test_ddp_two_processes_equal_one(store, tmp_path, task, batch):
     spec = torch.load(tmp_path / "one" / task / "checkpoint.pt", weights_only=False)["spec"]
     torch.manual_seed(TrainConfig().seed)
     init = torch.cat([p.flatten().double() for p in
-                      build_network(NetworkSpec(**{**spec, "hidden": tuple(spec["hidden"])})).parameters()])
+                      build_network(NetworkSpec.from_dict(spec)).parameters()])
     assert (one - init).norm() > 1e-2 * init.norm()
 
 
