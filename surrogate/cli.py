@@ -16,10 +16,24 @@ from surrogate.errors import SurrogateInputError
 
 
 def _generate(a) -> None:
+    from surrogate.distribution import distribution_from_settings
     from surrogate.generate import generate_scenarios
-    if not Path(a.base).is_file():
-        raise SurrogateInputError(f"base scenario not found: {a.base}")
-    paths = generate_scenarios(Path(a.base).read_text(), a.n, a.seed, a.out, fixed_layers=a.fixed_layers)
+    config = {}
+    if a.config:
+        if not Path(a.config).is_file():
+            raise SurrogateInputError(f"configuration not found: {a.config}")
+        config = yaml.safe_load(Path(a.config).read_text()) or {}
+        if not isinstance(config, dict) or not isinstance(config.get("scenarios", {}), dict):
+            raise SurrogateInputError(f"{a.config}: a pipeline configuration is a mapping (config/config.yaml)")
+    base = a.base or config.get("base_scenario")
+    if base is None:
+        raise SurrogateInputError("generate: give --base, or a --config with base_scenario")
+    if not Path(base).is_file():
+        raise SurrogateInputError(f"base scenario not found: {base}")
+    scenarios = config.get("scenarios", {})
+    dist = distribution_from_settings(scenarios.get("distribution") or {})
+    paths = generate_scenarios(Path(base).read_text(), a.n, a.seed, a.out, dist,
+                               a.fixed_layers or scenarios.get("fixed_layers", False), a.family)
     print(f"wrote {len(paths)} scenarios to {a.out}")
 
 
@@ -95,10 +109,15 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m surrogate", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
     g = sub.add_parser("generate", help="draw random ground models as scenario files of a base scenario")
-    g.add_argument("--base", required=True, help="base scenario YAML (acquisition, source, mesh, time)")
+    g.add_argument("--base", help="base scenario YAML (acquisition, source, mesh, time); default: the "
+                                  "--config's base_scenario")
+    g.add_argument("--config", help="pipeline configuration (YAML) whose scenarios.distribution and "
+                                    "scenarios.fixed_layers to draw with, as its models stage does")
     g.add_argument("--n", type=int, required=True, help="number of ground models")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--fixed-layers", action="store_true", help="keep the base layer properties; vary geometry only")
+    g.add_argument("--family", help="draw every model's boundary structure from this one family (a held-out "
+                                    "family set): multiscale, dipping, basin, fault or ridge")
     g.add_argument("--out", required=True, help="folder for model_NNNNN.yaml")
     g.set_defaults(run=_generate)
     d = sub.add_parser("dataset", help="build the HDF5 training store from result files")

@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 
 from fem.model import GroundModel, Surface
-from surrogate.distribution import Distribution, smooth_field
+from surrogate.distribution import Distribution, draw_surfaces
 from surrogate.errors import SurrogateInputError
 from surrogate.scenario import parse_scenario
 
@@ -44,18 +44,13 @@ def ground_model(box: GroundModel, control: np.ndarray, layers) -> GroundModel:
 def draw_ground_model(rng: np.random.Generator, dist: Distribution, box: GroundModel) -> GroundModel:
     """One ground model in the box (x, y, z_bottom) of `box`, drawn from `dist`
     (module docstring of surrogate.distribution), geometry checked."""
-    depth = dist.ground_mean_m - box.z_bottom
     for _ in range(MAX_TRIES):
-        g = [smooth_field(rng, box.x, box.y, dist.control_grid, dist.correlation_length) for _ in range(3)]
-        ground = dist.ground_mean_m + dist.topography_std_m * g[0]
-        t1 = depth * (rng.uniform(*dist.thickness1_frac) + dist.thickness_std_frac * g[1])
-        t2 = depth * (rng.uniform(*dist.thickness2_frac) + dist.thickness_std_frac * g[2])
-        candidate = ground_model(box, np.stack([ground, ground - t1, ground - t1 - t2]), box.layers)
+        candidate = ground_model(box, draw_surfaces(rng, dist, box), box.layers)
         if check_geometry(candidate, dist.min_thickness_m, dist.bottom_clearance_m) is None:
             return ground_model(box, np.stack([s.control for s in candidate.surfaces]),
                                 (r.draw(rng) for r in dist.layers))
-    raise SurrogateInputError("generate: the distribution's thicknesses do not fit the box "
-                              f"(no valid model in {MAX_TRIES} draws); lower the thickness fractions")
+    raise SurrogateInputError("generate: the distribution's thicknesses do not fit the box (no valid model in "
+                              f"{MAX_TRIES} draws); lower the thickness fractions or the relief amplitudes")
 
 
 def scenario_tree(base: dict, model: GroundModel) -> dict:
@@ -68,11 +63,13 @@ def scenario_tree(base: dict, model: GroundModel) -> dict:
 
 
 def generate_scenarios(base_text: str, n_models: int, seed: int, out_dir: str | Path,
-                       dist: Distribution | None = None, fixed_layers: bool = False) -> list[Path]:
+                       dist: Distribution | None = None, fixed_layers: bool = False,
+                       family: str | None = None) -> list[Path]:
     """Write `n_models` scenario files model_00000.yaml... into out_dir; return their paths.
 
     Model i is drawn from its own stream seeded by (seed, i), so a larger data
     set extends a smaller one with the same seed rather than replacing it.
+    family: every model's boundary structure from this family alone (Distribution.single_family).
     """
     base = parse_scenario(base_text).model
     if len(base.surfaces) != 3:
@@ -80,6 +77,8 @@ def generate_scenarios(base_text: str, n_models: int, seed: int, out_dir: str | 
     dist = dist or Distribution()
     if fixed_layers:
         dist = dist.with_fixed_layers(base.layers)
+    if family is not None:
+        dist = dist.single_family(family)
     tree = yaml.safe_load(base_text)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,18 @@ def test_model_i_equals_the_library_generators_model_i(tmp_path):
         assert yaml.safe_load(scenario.scenario_text(BASE, 7, i, False, {})) == yaml.safe_load(path.read_text())
 
 
+def test_family_set_model_i_equals_the_library_generators_model_i(tmp_path):
+    """One drawer: the models stage's script and `python -m surrogate generate --family` agree."""
+    from surrogate.distribution import distribution_from_settings
+    from surrogate.generate import generate_scenarios
+    config = yaml.safe_load((ROOT / "config/benchmark3d.yaml").read_text())
+    base, settings = (ROOT / config["base_scenario"]).read_text(), config["scenarios"]["distribution"]
+    paths = generate_scenarios(base, 3, 5, tmp_path, distribution_from_settings(settings), True, family="basin")
+    for i, path in enumerate(paths):
+        assert yaml.safe_load(scenario.scenario_text(base, 5, i, True, {}, settings, "basin")) == \
+               yaml.safe_load(path.read_text())
+
+
 def test_override_changes_only_its_keys():
     plain = yaml.safe_load(scenario.scenario_text(BASE, 1, 2, False, {}))
     changed = yaml.safe_load(scenario.scenario_text(BASE, 1, 2, False, {"time": {"duration": 1.25},
