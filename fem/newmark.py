@@ -10,7 +10,10 @@ gamma = 1/2 the scheme is unconditionally stable, second-order accurate and
 conserves the energy of an undamped, unloaded system exactly (up to the
 solver tolerance). The linear solve uses the caller's preconditioned CG; its
 initial guess extrapolates the accelerations of earlier steps, which on
-smooth wave fields removes most of the iterations.
+smooth wave fields removes most of the iterations. With predictor_order None
+the scheme passes no guess and the solver brings its own (e.g. the projection
+onto earlier solutions of hpc.projection). The vectors may carry leading batch
+axes, (C, n) for C cases advanced together: every operation is element-wise.
 """
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ class Newmark:
     damping: MatVec         #: v -> C v (complete on every local entry)
     stiffness: MatVec       #: u -> K u
     solve: Solve            #: solves (M + gamma dt C + beta dt^2 K) a = rhs
-    predictor_order: int = 2
+    predictor_order: int | None = 2  #: polynomial extrapolation order; None: no guess (the solver's own)
     beta: float = 0.25
     gamma: float = 0.5
 
@@ -52,15 +55,17 @@ class Newmark:
         """(c_C, c_K) in the step matrix M + c_C C + c_K K."""
         return self.gamma * self.dt, self.beta * self.dt**2
 
-    def initial_state(self, n: int) -> NewmarkState:
-        z = np.zeros(n)
+    def initial_state(self, shape: int | tuple[int, ...]) -> NewmarkState:
+        z = np.zeros(shape)
         return NewmarkState(z, z.copy(), z.copy())
 
-    def guess(self, state: NewmarkState) -> Vector:
-        """Initial CG guess for the next acceleration, extrapolated from earlier steps."""
+    def guess(self, state: NewmarkState) -> Vector | None:
+        """Initial CG guess for the next acceleration, extrapolated from earlier steps (None: none)."""
+        if self.predictor_order is None:
+            return None
         order = min(self.predictor_order, len(state.history) - 1)
-        if order < 0:
-            return np.zeros_like(state.a)
+        if order < 0:   # zeros of a's kind: a numpy array or a torch tensor (fem.batch's torch backend)
+            return np.zeros_like(state.a) if isinstance(state.a, np.ndarray) else state.a.new_zeros(state.a.shape)
         coeffs = _EXTRAPOLATION[order]
         g = coeffs[0] * state.history[0]
         for c, a in zip(coeffs[1:], list(state.history)[1:]):
@@ -77,5 +82,6 @@ class Newmark:
         state.u = u_star + b * dt * dt * a_new
         state.v = v_star + g * dt * a_new
         state.a = a_new
-        state.history.appendleft(a_new)
+        if self.predictor_order is not None:
+            state.history.appendleft(a_new)
         return iterations

@@ -15,7 +15,7 @@ from fem.geometry import locate_points
 from fem.mesh import Mesh
 from fem.scenario import Scenario
 from fem.shape import tet_shape
-from fem.stations import station_xyz
+from fem.stations import station_xy, station_xyz
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,22 @@ class StationSampler:
         return self.mine.size
 
     @staticmethod
-    def build(scenario: Scenario, mesh: Mesh, part: np.ndarray, g2l: np.ndarray, rank: int) -> "StationSampler":
+    def build(scenario: Scenario, mesh: Mesh, part: np.ndarray, g2l: np.ndarray, rank: int,
+              surface: tuple[np.ndarray, np.ndarray] | None = None) -> "StationSampler":
+        """The sampler of this rank's stations.
+
+        surface: cell (S,) and reference coordinates (S, 3) of the ground stations (the grid and
+        the points, station order), the same for every mesh of a column topology; by default
+        fem.column_mesh.surface_sampling for `mesh.generator: columns`. Stations not given
+        there (interior ones; all of them on gmsh meshes) are located in the mesh."""
         xyz = station_xyz(scenario.model, scenario.receivers)
-        cell, xi = locate_points(mesh.points, mesh.cells, xyz)
+        if surface is None and scenario.mesh.generator == "columns":
+            surface = _column_surface_sampling(scenario, mesh)
+        if surface is None:
+            cell, xi = locate_points(mesh.points, mesh.cells, xyz)
+        else:
+            inner_cell, inner_xi = locate_points(mesh.points, mesh.cells, xyz[len(surface[0]):])
+            cell, xi = np.concatenate([surface[0], inner_cell]), np.concatenate([surface[1], inner_xi])
         mine = np.flatnonzero(part[cell] == rank)
         N, _ = tet_shape(mesh.order, xi[mine])                 # (R_local, n)
         nodes = g2l[mesh.cells[cell[mine]]]                     # (R_local, n) local node ids
@@ -56,3 +69,14 @@ class StationSampler:
         for idx, rec in parts:
             out[idx] = rec
         return out
+
+
+def _column_surface_sampling(scenario: Scenario, mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """The ground stations' (cell, xi) on the scenario's column mesh (fem.column_mesh.surface_sampling)."""
+    from fem.column_mesh import scenario_topology, surface_sampling
+    topology = scenario_topology(scenario)
+    if topology.n_cells != mesh.n_cells:
+        raise ValueError(f"the mesh has {mesh.n_cells} cells, the scenario's column topology "
+                         f"{topology} {topology.n_cells}: not the scenario's column mesh")
+    model = scenario.model
+    return surface_sampling(topology, (model.x, model.y), station_xy(model, scenario.receivers))

@@ -34,8 +34,10 @@ class Result:
     wall_seconds: float    #: wall time of the run, s
 
 
-def write_result(path: str | Path, result: Result) -> None:
-    """Write atomically: a temporary file in the same folder, renamed over `path` when complete."""
+def write_result(path: str | Path, result: Result, attrs: dict | None = None) -> None:
+    """Write atomically: a temporary file in the same folder, renamed over `path` when complete.
+
+    attrs: further attributes on `/` (e.g. the FEM's `batch`, the cases solved together)."""
     if result.engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {result.engine!r}")
     r, t = result.xyz.shape[0], result.t.shape[0]
@@ -56,6 +58,8 @@ def write_result(path: str | Path, result: Result) -> None:
             f.attrs["ranks"] = int(result.ranks)
             f.attrs["dofs"] = int(result.dofs)
             f.attrs["wall_seconds"] = float(result.wall_seconds)
+            for key, value in (attrs or {}).items():
+                f.attrs[key] = value
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

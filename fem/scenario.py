@@ -1,7 +1,7 @@
 """The scenario file (YAML, one per simulation): parsed into small frozen dataclasses.
 
 DESIGN.md fixes the keys; keys added here (`mesh.elements_per_wavelength`,
-`mesh.source_refinement`,
+`mesh.source_refinement`, `mesh.generator`, `mesh.columns`,
 `solver.*`, `source.time_function.type: smooth_step`, `output.snapshots`) are
 optional with documented defaults. Unknown keys are refused, so a typo is
 never silently ignored. All units SI, z up.
@@ -33,6 +33,9 @@ class MeshConfig:
     f_max: float                     #: highest frequency to resolve, Hz
     elements_per_wavelength: float   #: n in h <= vs / (f_max * n)
     source_refinement: float = 1.0   #: elements this many times smaller around a point source (1: none)
+    generator: str = "gmsh"          #: 'gmsh' (fem.layered_mesh) or 'columns' (fem.column_mesh)
+    columns: dict | None = None      #: columns only: least counts {nx, ny, levels (one per layer)}, so that
+                                     #: the models of a configuration share one topology
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,10 @@ class SolverConfig:
     max_iterations: int       #: CG iteration cap per step
     predictor_order: int      #: polynomial order of the initial-guess extrapolation (0, 1 or 2)
     rayleigh_band: tuple[float, float]  #: (f1, f2) Hz over which Rayleigh damping fits each layer's ratio
+    predictor: str = "projection"  #: initial guess: 'projection' onto the last solutions, or 'polynomial'
+    projection_size: int = 8       #: solutions the projection keeps (hpc.projection)
+    backend: str = "numpy"         #: the solver's arrays: 'numpy' (hpc.batched) or 'torch' (hpc.torch_batched)
+    device: str = "cpu"            #: torch only: 'cpu', 'cuda' (one GPU per rank), 'cuda:K' or 'auto'
 
 
 @dataclass(frozen=True)
@@ -261,6 +268,24 @@ def _receivers(d: dict, model: GroundModel) -> Receivers:
     return Receivers(nx, ny, pts, inner)
 
 
+def _column_counts(d, generator: str, n_layers: int) -> dict:
+    """`mesh.columns` as {nx, ny, levels (tuple, one per layer)}, unset counts 1."""
+    if generator != "columns":
+        raise ScenarioError(f"mesh.columns: only valid with generator columns, not {generator}")
+    c = _take(d, "mesh.columns", (), {"nx": 1, "ny": 1, "levels": [1] * n_layers})
+
+    def count(value, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ScenarioError(f"{where}: expected a positive integer, got {value!r}")
+        return value
+
+    levels = c["levels"]
+    if not isinstance(levels, list) or len(levels) != n_layers:
+        raise ScenarioError(f"mesh.columns.levels: expected a list of {n_layers} counts (one per layer), got {levels!r}")
+    return {"nx": count(c["nx"], "mesh.columns.nx"), "ny": count(c["ny"], "mesh.columns.ny"),
+            "levels": tuple(count(n, f"mesh.columns.levels[{i}]") for i, n in enumerate(levels))}
+
+
 def parse_scenario(text: str) -> Scenario:
     """Parse and validate a scenario from its YAML text."""
     try:
@@ -270,7 +295,8 @@ def parse_scenario(text: str) -> Scenario:
     d = _take(d, "scenario", ("model", "mesh", "time", "source", "receivers"),
               {"output": {}, "solver": {}})
     model = _model(d["model"])
-    m = _take(d["mesh"], "mesh", ("f_max",), {"order": 2, "elements_per_wavelength": None, "source_refinement": 1.0})
+    m = _take(d["mesh"], "mesh", ("f_max",), {"order": 2, "elements_per_wavelength": None, "source_refinement": 1.0,
+                                              "generator": "gmsh", "columns": None})
     if m["order"] not in (1, 2):
         raise ScenarioError(f"mesh.order: expected 1 or 2, got {m['order']!r}")
     n = m["elements_per_wavelength"]
@@ -278,7 +304,10 @@ def parse_scenario(text: str) -> Scenario:
     refine = _number(m["source_refinement"], "mesh.source_refinement", True)
     if refine < 1.0:
         raise ScenarioError(f"mesh.source_refinement: expected a factor >= 1, got {refine}")
-    mesh = MeshConfig(m["order"], _number(m["f_max"], "mesh.f_max", positive=True), n, refine)
+    if m["generator"] not in ("gmsh", "columns"):
+        raise ScenarioError(f"mesh.generator: expected gmsh or columns, got {m['generator']!r}")
+    columns = None if m["columns"] is None else _column_counts(m["columns"], m["generator"], model.n_layers)
+    mesh = MeshConfig(m["order"], _number(m["f_max"], "mesh.f_max", positive=True), n, refine, m["generator"], columns)
     t = _take(d["time"], "time", ("duration", "dt"), {})
     time = TimeConfig(_number(t["duration"], "time.duration", True), _number(t["dt"], "time.dt", True))
     if time.dt > time.duration:
@@ -288,12 +317,29 @@ def parse_scenario(text: str) -> Scenario:
     if output_dt < time.dt * (1 - 1e-9):
         raise ScenarioError(f"output.dt: {output_dt} s is finer than time.dt {time.dt} s")
     s = _take(d["solver"], "solver", (), {"rtol": 1e-8, "max_iterations": 2000, "predictor_order": 2,
-                                          "rayleigh_band": [0.1 * mesh.f_max, mesh.f_max]})
+                                          "rayleigh_band": [0.1 * mesh.f_max, mesh.f_max],
+                                          "predictor": "projection", "projection_size": 8,
+                                          "backend": "numpy", "device": "cpu"})
     if s["predictor_order"] not in (0, 1, 2):
         raise ScenarioError(f"solver.predictor_order: expected 0, 1 or 2, got {s['predictor_order']!r}")
+    if s["predictor"] not in ("projection", "polynomial"):
+        raise ScenarioError(f"solver.predictor: expected projection or polynomial, got {s['predictor']!r}")
+    size = s["projection_size"]
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 64:
+        raise ScenarioError(f"solver.projection_size: expected an integer from 1 to 64, got {size!r}")
+    if s["backend"] not in ("numpy", "torch"):
+        raise ScenarioError(f"solver.backend: expected numpy or torch, got {s['backend']!r}")
+    if not isinstance(s["device"], str) or not (s["device"] in ("cpu", "cuda", "auto")
+                                                or s["device"].startswith("cuda:")):
+        raise ScenarioError(f"solver.device: expected cpu, cuda, cuda:K or auto, got {s['device']!r}")
     solver = SolverConfig(_number(s["rtol"], "solver.rtol", True), int(s["max_iterations"]),
-                          s["predictor_order"], _interval(s["rayleigh_band"], "solver.rayleigh_band"))
-    return Scenario(text, model, mesh, time, parse_source(d["source"]), _receivers(d["receivers"], model),
+                          s["predictor_order"], _interval(s["rayleigh_band"], "solver.rayleigh_band"),
+                          s["predictor"], size, s["backend"], s["device"])
+    source = parse_source(d["source"])
+    if mesh.generator == "columns" and isinstance(source, MomentTensorSource):
+        raise ScenarioError("mesh.generator: columns meshes take plane-wave sources only; "
+                            "a moment_tensor source needs generator gmsh")
+    return Scenario(text, model, mesh, time, source, _receivers(d["receivers"], model),
                     output_dt, solver, _number(o["snapshots"], "output.snapshots"))
 
 
