@@ -21,7 +21,9 @@ def test_gelu_is_as_close_to_the_exact_gelu_as_torchs_float32_one():
     with torch.no_grad():
         theirs = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
     assert ours.dtype == np.float32
-    assert np.abs(ours - exact).max() <= 4.5e-7 and np.abs(theirs - exact).max() <= 4.5e-7
+    # torch's float32 GELU is 3.6e-7 from the exact one on one CPU, 9.7e-7 on another (its vectorised erf
+    # differs by instruction set): ours is held to the better figure, torch's only to float32 accuracy
+    assert np.abs(ours - exact).max() <= 4.5e-7 and np.abs(theirs - exact).max() <= 2e-6
     np.testing.assert_allclose(ours[x > 0.5], exact[x > 0.5], rtol=3e-7)     # relative where it is not small
 
 
