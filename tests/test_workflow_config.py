@@ -1,6 +1,7 @@
 """The workflow as Snakemake sees it: lint, dry runs of every shipped config (locally and
 with the Slurm profile), configuration errors named at start, and re-running only what
 a configuration change affects."""
+import math
 import os
 import re
 import shutil
@@ -31,6 +32,11 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in rows if m and m[1] != "total"}
 
 
+def chunked_jobs(jobs: dict[str, int], stage: str) -> int:
+    """Jobs of a stage's chunk rules (STAGE_chunk_FIRST_LAST, one rule per chunk: config simulate.chunk > 1)."""
+    return sum(n for rule, n in jobs.items() if rule.startswith(f"{stage}_chunk_"))
+
+
 def test_lint_is_clean():
     proc = snakemake("--lint")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -47,8 +53,16 @@ def test_dry_run_of_shipped_config(config, profile):
     jobs = planned_jobs(proc)
     n_data = cfg.get("scenarios", {}).get("data", {}).get("count", 12)
     n_new = cfg.get("scenarios", {}).get("new", {}).get("count", 2)
-    # one scenario, one mesh, one simulation per model; one of each aggregate stage
-    assert jobs["models"] == jobs["mesh"] == jobs["simulate_fem"] == n_data + n_new
+    chunk = cfg.get("simulate", {}).get("chunk", 1)
+    if chunk == 1:
+        # one scenario, one mesh, one simulation per model
+        assert jobs["models"] == jobs["mesh"] == jobs["simulate_fem"] == n_data + n_new
+    else:
+        # a scenario job and a FEM job per chunk of a set, meshing in the FEM job
+        n_chunks = math.ceil(n_data / chunk) + math.ceil(n_new / chunk)
+        assert chunked_jobs(jobs, "models") == chunked_jobs(jobs, "simulate") == n_chunks
+        assert "mesh" not in jobs and "simulate_fem" not in jobs
+    # one of each aggregate stage
     assert jobs["invert"] == n_new
     assert jobs["train"] == len(cfg.get("train", {}).get("networks", ["inverse_pointwise", "forward"]))
     assert all(jobs[r] == 1 for r in ("dataset", "select", "evaluate", "report", "all"))
@@ -61,8 +75,36 @@ def test_engine_surrogate_plans_predictions_for_new_models():
     assert jobs["simulate_fem"] == N_DATA and jobs["simulate_surrogate"] == N_NEW and jobs["mesh"] == N_DATA
 
 
+@pytest.mark.parametrize("profile", [[], ["--profile", "slurm/profile"]], ids=["local", "slurm-profile"])
+def test_chunk_plans_one_job_per_chunk_and_no_mesh_jobs(tmp_path, profile):
+    """simulate.chunk 4: ceil(48/4) + ceil(2/4) scenario jobs and FEM jobs, each an MPI job of
+    simulate.tasks ranks (srun under the Slurm profile), and no mesh jobs."""
+    (tmp_path / "chunk.yaml").write_text("simulate: {chunk: 4, tasks: 2}\n")
+    proc = snakemake("-n", "-p", "--forceall", "--cores", "2", "--configfile", str(tmp_path / "chunk.yaml"), *profile)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = planned_jobs(proc)
+    n_chunks = math.ceil(N_DATA / 4) + math.ceil(N_NEW / 4)
+    assert chunked_jobs(jobs, "simulate") == chunked_jobs(jobs, "models") == n_chunks == 13
+    assert "mesh" not in jobs and "simulate_fem" not in jobs and "models" not in jobs
+    assert all(jobs[r] == 1 for r in ("dataset", "report")) and jobs["invert"] == N_NEW
+    # the last data chunk and its FEM command: its 4 scenarios in one process
+    launcher = "srun" if profile else "mpiexec"
+    assert "rule simulate_chunk_d0044_d0047:" in proc.stdout + proc.stderr
+    command = next(line for line in (proc.stdout + proc.stderr).splitlines()
+                   if "simulate_chunk.py" in line and "results/scenarios/data/d0044.yaml" in line)
+    assert f"-- {launcher} -n 2 python -m fem run --quiet" in command
+    assert " ".join(f"results/simulations/data/d{i:04d}.h5" for i in range(44, 48)) in command
+
+
+def test_chunk_with_engine_surrogate_chunks_only_the_data_set(tmp_path):
+    (tmp_path / "chunk.yaml").write_text("simulate: {chunk: 4}\nengine: surrogate\n")
+    jobs = planned_jobs(snakemake("-n", "--forceall", "--cores", "2", "--configfile", str(tmp_path / "chunk.yaml")))
+    assert chunked_jobs(jobs, "simulate") == N_DATA // 4 and jobs["simulate_surrogate"] == N_NEW
+
+
 @pytest.mark.parametrize("bad, named", [
     ("simulate: {tasks: two}\n", "['simulate']['properties']['tasks']"),
+    ("simulate: {chunk: 0}\n", "['simulate']['properties']['chunk']"),
     ("trian: {epochs: 3}\n", "'trian' was unexpected"),
     ("engine: fenics\n", "['engine']"),
     ("train: {launcher: ssh}\n", "['train']['properties']['launcher']"),

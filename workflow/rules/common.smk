@@ -24,6 +24,8 @@ TRAIN_KEY = hashlib.sha1(json.dumps({k: TRAIN[k] for k in ("epochs", "batch_size
                                                               "patience", "seed")},
                                     sort_keys=True).encode()).hexdigest()[:12]
 THREADS_ENV = "OMP_NUM_THREADS={t} OPENBLAS_NUM_THREADS={t} MKL_NUM_THREADS={t}"
+# Models per job in the models and simulate stages (config simulate.chunk); 1: one job per model.
+CHUNK = config["simulate"]["chunk"]
 
 
 def scenario_files(set_name):
@@ -45,6 +47,33 @@ def scenario_index(wildcards):
 def scenario_override(wildcards):
     """JSON of this scenario's entry in scenarios.overrides; a params value, so editing it re-runs the scenario."""
     return json.dumps(config["scenarios"]["overrides"].get(f"{wildcards.set}/{wildcards.id}", {}), sort_keys=True)
+
+
+def chunks(set_name):
+    """The set's model ids in runs of CHUNK consecutive ones (the last may be shorter)."""
+    ids = SETS[set_name]
+    return [ids[start:start + CHUNK] for start in range(0, len(ids), CHUNK)]
+
+
+def chunk_name(ids):
+    """A chunk's first and last model, e.g. d0050_d0099: names its jobs, logs and benchmarks."""
+    return f"{ids[0]}_{ids[-1]}"
+
+
+def chunk_overrides(set_name, ids):
+    """JSON {"INDEX": override} of the chunk's models that have one: a params value, so editing
+    one override re-runs its chunk (and the other models' scenario texts stay as they were)."""
+    given = config["scenarios"]["overrides"]
+    return json.dumps({str(int(i[1:])): given[f"{set_name}/{i}"] for i in ids if f"{set_name}/{i}" in given},
+                      sort_keys=True)
+
+
+def profile_resources(rule_name):
+    """Resources that --set-resources (e.g. slurm/profile's set-resources) gives rule_name. Snakemake
+    applies those by exact name, and each chunk job has a name of its own (simulate_chunk_d0000_d0049),
+    so the chunk jobs take the ones given to their family's name (simulate_chunk) through this."""
+    given = workflow.resource_settings.overwrite_resources.get(rule_name) or {}
+    return {name: resource.raw for name, resource in given.items()}
 
 
 def threads_env(n):
