@@ -130,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(run=_dataset)
     t = sub.add_parser("train", help="train one network (one process, or many under torchrun/srun/mpiexec)")
     t.add_argument("--store", required=True)
-    t.add_argument("--task", required=True, help="inverse_pointwise, inverse_spatial or forward")
+    t.add_argument("--task", required=True, help="inverse_pointwise, inverse_spatial, forward or forward_spatial")
     t.add_argument("--out", required=True, help="surrogate folder; the network goes to OUT/TASK/")
     t.add_argument("--config", help="YAML/JSON of TrainConfig fields")
     for name, typ in (("epochs", int), ("batch-size", int), ("lr", float), ("max-steps", int), ("seed", int),

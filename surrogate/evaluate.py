@@ -6,8 +6,12 @@ RMSE; beside them the trivial predictor: the training mean of each boundary's
 depth below the (known) ground. Every inverse estimator is scored (each network,
 and their mean where two are trained, with its validation loss); the headline is
 the one `invert` uses, chosen on validation (surrogate.ensemble), never on test.
-Ground motion (forward network): median relative L2 misfit, PGV within
-+-pgv_tolerance (m/s) and within 10 %, Anderson-style goodness of fit (surrogate.gof).
+Ground motion (forward networks): median relative L2 misfit, PGV within
++-pgv_tolerance (m/s) and within 10 %, Anderson-style goodness of fit
+(surrogate.gof), over the three components and per component (x, y, z: under
+a vertically incident plane wave the cross components are the test of a 3D
+surrogate); `ground_motion` scores the network `predict` uses (forward_spatial
+where trained, else forward), `ground_motion.by_network` every one trained.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import numpy as np
 from surrogate.dataset import TEST, TRAIN, VALIDATION, Store, load_store
 from surrogate.ensemble import candidate_estimates, candidates, chosen, validation_loss
 from surrogate.errors import SurrogateInputError
-from surrogate.features import boundary_depth
+from surrogate.features import FORWARD_TASKS, boundary_depth
 from surrogate.gof import anderson_gof, peak_ground_velocity, relative_l2
 from surrogate.inference import find_model, load_trained, predict_velocity
 from surrogate.generate import write_text_atomic
@@ -77,18 +81,21 @@ def evaluate(store_path: str | Path, model_dir: str | Path, out_dir: str | Path,
             "by_network": by_network}
         plots.boundary_maps(out_dir / "boundary_maps.png", store, test, estimates[best])
         plots.error_histogram(out_dir / "boundary_errors.png", estimates, target, tolerance_m)
-    try:
-        forward = load_trained(find_model(model_dir, ("forward",)))
-    except SurrogateInputError:
-        forward = None
-    if forward is not None:
+    motion, ref, dt = {}, store.velocity[test], float(store.time[1] - store.time[0])
+    for task in FORWARD_TASKS:
+        try:
+            forward = load_trained(find_model(model_dir, (task,)))
+        except SurrogateInputError:
+            continue
         pred = np.stack([predict_velocity(forward, store.ground_elevation[m], store.boundary_elevation[m],
-                                          store.layers[m]) for m in test])
-        ref = store.velocity[test]
-        metrics["ground_motion"] = ground_motion_scores(pred.reshape(-1, *pred.shape[2:]),
-                                                        ref.reshape(-1, *ref.shape[2:]),
-                                                        float(store.time[1] - store.time[0]), pgv_tolerance)
-        plots.waveform_overlay(out_dir / "waveforms.png", store.time, pred[0], ref[0])
+                                          store.layers[m], store.station_xy) for m in test])
+        motion[task] = ground_motion_scores(pred.reshape(-1, *pred.shape[2:]), ref.reshape(-1, *ref.shape[2:]),
+                                            dt, pgv_tolerance)
+        if len(motion) == 1:   # the network predict uses
+            plots.waveform_overlay(out_dir / "waveforms.png", store.time, pred[0], ref[0])
+    if motion:
+        metrics["ground_motion"] = {"network": next(iter(motion)), **next(iter(motion.values())),
+                                    "by_network": motion}
     if len(metrics) == 2:
         raise SurrogateInputError(f"{model_dir}: no trained network to evaluate")
     write_text_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2))
@@ -103,4 +110,13 @@ def ground_motion_scores(pred: np.ndarray, ref: np.ndarray, dt: float, pgv_toler
             "pgv_tolerance_m_s": pgv_tolerance,
             "pgv_within_tolerance": float((np.abs(pgv_p - pgv_r) <= pgv_tolerance).mean()),
             "pgv_within_10_percent": float((np.abs(pgv_p - pgv_r) <= 0.1 * pgv_r).mean()),
-            "gof_median": float(np.median(gof)), "gof_mean": float(gof.mean()), "n_stations": int(len(gof))}
+            "gof_median": float(np.median(gof)), "gof_mean": float(gof.mean()), "n_stations": int(len(gof)),
+            "per_component": {name: component_scores(pred[:, c:c + 1], ref[:, c:c + 1], dt)
+                              for c, name in enumerate("xyz")}}
+
+
+def component_scores(pred: np.ndarray, ref: np.ndarray, dt: float) -> dict:
+    """Median relative L2 misfit and goodness of fit of one component, (N, 1, T) m/s each."""
+    misfit, gof = relative_l2(pred, ref), anderson_gof(pred, ref, dt)
+    return {"relative_l2_median": float(np.median(misfit)), "relative_l2_mean": float(misfit.mean()),
+            "gof_median": float(np.median(gof)), "gof_mean": float(gof.mean())}

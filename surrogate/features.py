@@ -18,6 +18,14 @@ Tasks:
 * `forward`: one station's local ground model: ground elevation, boundary
   depths and all layer properties (1 + B + 4L); target its velocity (3T), m/s,
   scaled by one RMS so that the loss is a relative waveform misfit.
+* `forward_spatial`: the whole ground model as maps on the station grid. Input
+  (1 + B + 4L + 2, ny, nx): ground elevation, boundary depths, the layer
+  properties as constant channels, then the stations' x and y (positions
+  matter: the box's sides act as free-field boundaries); target (3T, ny, nx),
+  the velocity of every grid station, component-major (channel c*T + t), each
+  component scaled by its own RMS (surrogate.taskdata) so that the weak cross
+  components y, z, which only 3D ground excites under a vertically incident
+  plane wave, count as much as the driven one.
 """
 from __future__ import annotations
 
@@ -25,8 +33,12 @@ import numpy as np
 
 from fem.scenario import PlaneWave, load_yaml, parse_source
 
-TASKS = ("inverse_pointwise", "inverse_spatial", "forward")
+TASKS = ("inverse_pointwise", "inverse_spatial", "forward", "forward_spatial")
 INVERSE_TASKS = TASKS[:2]
+#: the forward networks, in the order `predict` prefers them
+FORWARD_TASKS = ("forward_spatial", "forward")
+#: input channels of `forward_spatial` after the ground model's: the station x, y
+N_POSITION_CHANNELS = 2
 
 
 def waveform_components(source_yaml: str) -> tuple[int, ...]:
@@ -64,6 +76,27 @@ def forward_inputs(ground: np.ndarray, boundary: np.ndarray, layers: np.ndarray)
     depth = boundary_depth(ground, boundary)
     props = np.broadcast_to(layers.reshape(*layers.shape[:-2], 1, -1), (*ground.shape, layers.shape[-2] * 4))
     return np.concatenate([ground[..., None], depth, props], axis=-1).astype(np.float64)
+
+
+def forward_spatial_inputs(ground: np.ndarray, boundary: np.ndarray, layers: np.ndarray, station_xy: np.ndarray,
+                           grid: tuple[int, int]) -> np.ndarray:
+    """(..., 1 + B + 4L + 2, ny, nx) ground model maps and station positions on the receiver grid.
+
+    ground (..., R) m, boundary (..., B, R) m, layers (..., L, 4), station_xy (R, 2) m
+    (the grid first); the positions are scaled to [-1, 1] across the grid.
+    """
+    model = to_grid(forward_inputs(ground, boundary, layers), grid)
+    nx, ny = grid
+    xy = station_xy[: nx * ny]
+    centre, half = (xy.max(0) + xy.min(0)) / 2, np.maximum((xy.max(0) - xy.min(0)) / 2, 1e-12)
+    position = to_grid((xy - centre) / half, grid)
+    return np.concatenate([model, np.broadcast_to(position, (*model.shape[:-3], *position.shape))],
+                          axis=-3).astype(np.float64)
+
+
+def forward_spatial_targets(velocity: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """(..., 3T, ny, nx) grid velocity, component-major, from station velocity (..., R, 3, T)."""
+    return to_grid(velocity.reshape(*velocity.shape[:-2], -1), grid)
 
 
 def to_grid(station_values: np.ndarray, grid: tuple[int, int]) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 A model folder is what `train` writes: `DIR/<task>/model.npz` for each trained
 task (DIR may also be one task's folder itself). The MLPs (point-wise inverse,
-forward) are evaluated in numpy; torch is imported only for the U-Net and for
-gradients through a network (surrogate.optimise), so `predict` never loads it.
+forward) are evaluated in numpy; torch is imported only for the U-Nets
+(inverse_spatial, forward_spatial) and for gradients through a network
+(surrogate.optimise), so `predict` with the point-wise forward network never loads it.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import numpy as np
 
 from surrogate import modelfile
 from surrogate.errors import SurrogateInputError
-from surrogate.features import forward_inputs, from_grid, inverse_inputs, to_grid, waveform_components
+from surrogate.features import (forward_inputs, forward_spatial_inputs, from_grid, inverse_inputs, to_grid,
+                                waveform_components)
 from surrogate.nets import MLP_TASKS, NetworkSpec, build_network
 from surrogate.nets.mlp_numpy import linear_layers, mlp_forward
 from surrogate.normalise import Normaliser, revert, standardise
@@ -82,10 +84,23 @@ def find_model(model_dir: str | Path, tasks: tuple[str, ...]) -> Path:
     raise SurrogateInputError(f"{model_dir}: holds no trained {' or '.join(tasks)} network (run `train` first)")
 
 
-def predict_velocity(model: Trained, ground: np.ndarray, boundary: np.ndarray, layers: np.ndarray) -> np.ndarray:
-    """(R, 3, T) float32 station velocity, m/s, from ground (R,), boundaries (B, R) m, layers (L, 4)."""
-    out = model(forward_inputs(ground, boundary, layers))
-    return out.reshape(ground.shape[0], 3, -1).astype(np.float32)
+def predict_velocity(model: Trained, ground: np.ndarray, boundary: np.ndarray, layers: np.ndarray,
+                     xy: np.ndarray | None = None) -> np.ndarray:
+    """(R, 3, T) float32 station velocity, m/s, from ground (R,), boundaries (B, R) m, layers (L, 4).
+
+    The spatial network (forward_spatial) needs the stations xy (R, 2), the training
+    grid first; stations off that grid get the grid's records interpolated
+    (linear, nearest beyond the outer stations), as for the spatial inverse.
+    """
+    if model.spec.task == "forward":
+        out = model(forward_inputs(ground, boundary, layers))
+        return out.reshape(ground.shape[0], 3, -1).astype(np.float32)
+    nx, ny = model.grid
+    if xy is None or xy.shape[0] < nx * ny or not np.allclose(xy[: nx * ny], model.station_xy[: nx * ny], atol=1e-6):
+        raise SurrogateInputError(f"the spatial forward network needs the training grid of {nx}x{ny} stations first")
+    grid_v = model(forward_spatial_inputs(ground[None], boundary[None], layers[None], model.station_xy, model.grid))
+    v = np.concatenate([from_grid(grid_v), _off_grid(grid_v, model, xy[nx * ny:])], axis=1)[0]
+    return v.reshape(ground.shape[0], 3, -1).astype(np.float32)
 
 
 def estimate_boundaries(model: Trained, spectra: np.ndarray, velocity: np.ndarray, ground: np.ndarray,
@@ -115,7 +130,10 @@ def estimate_boundaries(model: Trained, spectra: np.ndarray, velocity: np.ndarra
 
 
 def _off_grid(grid_depth: np.ndarray, model: Trained, xy: np.ndarray) -> np.ndarray:
+    """(N, P, C) grid values (N, C, ny, nx) interpolated to stations xy (P, 2)."""
     nx, ny = model.grid
+    if not len(xy):
+        return np.zeros((grid_depth.shape[0], 0, grid_depth.shape[1]))
     gx, gy = model.station_xy[:nx, 0], model.station_xy[: nx * ny: nx, 1]
     q = np.stack([np.clip(xy[:, 1], gy[0], gy[-1]), np.clip(xy[:, 0], gx[0], gx[-1])], axis=1)
     from scipy.interpolate import RegularGridInterpolator      # off-grid stations only: not on predict's path

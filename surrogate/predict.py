@@ -4,9 +4,14 @@ The network is loaded once (`ForwardSurrogate(model_dir)`) and then applied to
 any number of scenarios: what `python -m surrogate predict S1.yaml S2.yaml ...`
 does, and what a caller that keeps it (an inversion, a hazard study) pays per
 scenario. Each scenario is read and validated exactly as the FEM reads it.
-This path imports neither torch nor scipy (the forward MLP runs in numpy from
-model.npz, the surfaces are fem.bspline's), so a process that predicts one
-scenario, as a workflow job with `engine: surrogate` does, takes about half a second.
+
+The spatial forward network (forward_spatial: the whole station grid at once,
+cross components included) is used where the model folder holds one, else the
+point-wise one (forward). With the point-wise network this path imports neither
+torch nor scipy (the MLP runs in numpy from model.npz, the surfaces are
+fem.bspline's), so a process that predicts one scenario, as a workflow job with
+`engine: surrogate` does, takes about half a second; the spatial network's U-Net
+imports torch when it is first applied (~2 s).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import numpy as np
 from fem.result import Result, write_result
 from surrogate import scenario as sc
 from surrogate.errors import SurrogateInputError
+from surrogate.features import FORWARD_TASKS, N_POSITION_CHANNELS
 from surrogate.inference import find_model, load_trained, predict_velocity
 
 
@@ -25,7 +31,7 @@ class ForwardSurrogate:
     """The trained forward network of a model folder, ready to replace FEM runs."""
 
     def __init__(self, model_dir: str | Path):
-        self.model = load_trained(find_model(model_dir, ("forward",)))
+        self.model = load_trained(find_model(model_dir, FORWARD_TASKS))
 
     def result(self, scenario: sc.Scenario, start: float | None = None) -> Result:
         """The surrogate's result for a parsed scenario; refuses one it was not trained for.
@@ -41,11 +47,12 @@ class ForwardSurrogate:
             raise SurrogateInputError(f"output times differ from the surrogate's "
                                       f"({len(model.time)} samples every {model.time[1] - model.time[0]} s)")
         layers = sc.layer_table(scenario)
-        if layers.size + len(scenario.model.surfaces) != model.spec.n_inputs:
+        positions = N_POSITION_CHANNELS if model.spec.task == "forward_spatial" else 0
+        if layers.size + len(scenario.model.surfaces) + positions != model.spec.n_inputs:
             raise SurrogateInputError("layer count differs from the surrogate's")
         xyz = sc.station_xyz(scenario)
         z = sc.surface_elevations(scenario, xyz[:, :2])
-        velocity = predict_velocity(model, z[0], z[1:], layers)
+        velocity = predict_velocity(model, z[0], z[1:], layers, xyz[:, :2])
         return Result(xyz, t, velocity, scenario.text, "surrogate", 1, 0, time.perf_counter() - start)
 
     def run(self, scenario_path: str | Path, output: str | Path) -> Result:

@@ -12,6 +12,12 @@ state, RNG states, normalisation, config) and `model.npz` (the best network by
 validation loss, with what inference needs: surrogate.modelfile). A job that
 finds `checkpoint.pt` resumes from it; SIGTERM (Slurm's preemption signal) or
 `max_steps` makes it write the checkpoint and leave.
+
+`forward_spatial` samples are mirrored at random (surrogate.mirror; `mirror`):
+each sample of a global batch flips x and y with probability 1/2 each, drawn
+from a generator seeded by (seed, step) and dealt by the sample's place in the
+global batch, so W processes flip what one process flips and a resumed job
+flips what an uninterrupted one does.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from surrogate import distributed
 from surrogate.checkpoint import load, restore_rng_states, rng_states, save_atomic
 from surrogate.dataset import load_store
 from surrogate.errors import SurrogateInputError
+from surrogate.mirror import random_mirrors, store_mirrors
 from surrogate.modelfile import NAME as MODEL_FILE, ModelFile, write_model
 from surrogate.nets import NetworkSpec, build_network
 from surrogate.taskdata import prepare
@@ -52,6 +59,7 @@ class TrainConfig:
     log_every: int = 50                 #: steps between progress lines (rank 0)
     checkpoint_every: int = 200         #: steps between checkpoints (also at every epoch end)
     max_steps: int = 0                  #: stop (checkpointed) after this global step; 0: no limit
+    mirror: bool = True                 #: forward_spatial: random mirror flips of the training samples
 
 
 @dataclass
@@ -106,6 +114,8 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
     if ckpt_path.is_file():
         progress = _resume(load(ckpt_path), net, optimizer, scheduler, cfg)
     x_train, y_train = torch.from_numpy(data.train.inputs), torch.from_numpy(data.train.targets)
+    mirrors = (store_mirrors(store.source, store.station_xy, store.grid, store.time.shape[0])
+               if cfg.task == "forward_spatial" and cfg.mirror else None)
     sampler = DistributedSampler(range(n_train), num_replicas=world, rank=placement.rank, shuffle=True,
                                  seed=cfg.seed, drop_last=True)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else nullcontext()
@@ -121,8 +131,13 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
         losses = []
         while progress.batch < steps_per_epoch:
             idx = order[progress.batch * local:(progress.batch + 1) * local]
+            x, y = x_train[idx], y_train[idx]
+            if mirrors is not None:   # the sampler deals global batch place rank + world * j to this rank's j
+                flips = np.random.default_rng([cfg.seed, progress.step]).random((batch, 2)) < 0.5
+                x, y = map(torch.from_numpy, random_mirrors(x.numpy(), y.numpy(), flips[placement.rank::world],
+                                                            mirrors))
             with autocast:
-                loss = torch.nn.functional.mse_loss(model(x_train[idx].to(dev)).float(), y_train[idx].to(dev))
+                loss = torch.nn.functional.mse_loss(model(x.to(dev)).float(), y.to(dev))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -15,9 +15,10 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
-from surrogate.distribution import Distribution
+from surrogate.distribution import FAMILIES, Distribution
 from surrogate.generate import generate_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +41,12 @@ output: {dt: 0.02}
 #: forces tiny elements
 DISTRIBUTION = Distribution(topography_std_m=1.0, thickness1_frac=(0.16, 0.36), thickness2_frac=(0.16, 0.32),
                             thickness_std_frac=0.04, min_thickness_m=6.0, bottom_clearance_m=10.0)
+#: the 3D set (`fem_runs_3d`): the same mean depths plus one or two lateral-structure families
+#: (surrogate.distribution), their amplitudes scaled to the 100 m box (boundary std 1.5-3 m at the
+#: stations, slopes up to ~20 degrees): the cross components y, z carry ~10-15 % of the x motion
+DISTRIBUTION_3D = replace(DISTRIBUTION, families=FAMILIES, families_per_model=(1, 2), multiscale_std_m=(1.5, 3.0),
+                          dip_deg=(5.0, 12.0), basin_depth_m=(4.0, 9.0), fault_throw_m=(3.0, 7.0),
+                          ridge_height_m=(3.0, 7.0))
 SEED = 0
 #: set to a folder to keep the runs between sessions (local iteration only: nothing checks that
 #: the folder was made with this BASE and DISTRIBUTION)
@@ -67,10 +74,17 @@ def _run_fem(scenario: Path, result: Path) -> None:
 
 
 def fem_runs(n_models: int) -> list[tuple[Path, Path]]:
-    """[(scenario file, FEM result file)] of the first n_models models of the test data set."""
-    folder = _workdir()
-    scenarios = generate_scenarios(BASE, n_models, SEED, folder / "scenarios", dist=DISTRIBUTION,
-                                   fixed_layers=True)
+    """[(scenario file, FEM result file)] of the first n_models models of the (near-1D) test data set."""
+    return _runs(n_models, DISTRIBUTION, _workdir())
+
+
+def fem_runs_3d(n_models: int) -> list[tuple[Path, Path]]:
+    """[(scenario file, FEM result file)] of the first n_models models of the 3D test data set."""
+    return _runs(n_models, DISTRIBUTION_3D, _workdir() / "3d")
+
+
+def _runs(n_models: int, dist: Distribution, folder: Path) -> list[tuple[Path, Path]]:
+    scenarios = generate_scenarios(BASE, n_models, SEED, folder / "scenarios", dist=dist, fixed_layers=True)
     runs = [(s, folder / "results" / f"{s.stem}.h5") for s in scenarios]
     (folder / "results").mkdir(exist_ok=True)
     todo = [(s, r) for s, r in runs if not r.is_file()]

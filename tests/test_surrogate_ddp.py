@@ -1,4 +1,5 @@
-"""Training mechanics: 2-process DDP (gloo, torchrun) equals one process; resume equals an uninterrupted run."""
+"""Training mechanics: 2-process DDP (gloo, torchrun) equals one process (forward_spatial: with its random
+mirror flips); resume equals an uninterrupted run."""
 import json
 import os
 import subprocess
@@ -41,7 +42,7 @@ def run_cli(args: list[str], launcher: list[str]) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
-@pytest.mark.parametrize("task, batch", [("inverse_pointwise", 32), ("inverse_spatial", 4)])
+@pytest.mark.parametrize("task, batch", [("inverse_pointwise", 32), ("inverse_spatial", 4), ("forward_spatial", 4)])
 def test_ddp_two_processes_equal_one(store, tmp_path, task, batch):
     config = tmp_path / "config.json"
     config.write_text(json.dumps(SMALL))
@@ -62,19 +63,20 @@ def test_ddp_two_processes_equal_one(store, tmp_path, task, batch):
     assert (one - init).norm() > 1e-2 * init.norm()
 
 
-def test_interrupt_and_resume_equals_uninterrupted(store, tmp_path):
-    cfg = TrainConfig(task="inverse_pointwise", epochs=4, batch_size=32, **SMALL)
+@pytest.mark.parametrize("task, batch", [("inverse_pointwise", 32), ("forward_spatial", 2)])
+def test_interrupt_and_resume_equals_uninterrupted(store, tmp_path, task, batch):
+    cfg = TrainConfig(task=task, epochs=4, batch_size=batch, **SMALL)
     whole = train(cfg, store, tmp_path / "whole")
     cut = train(TrainConfig(**{**cfg.__dict__, "max_steps": 5}), store, tmp_path / "cut")   # preempted mid-epoch
     assert cut["stopped"] == "max_steps" and cut["step"] == 5
     resumed = train(cfg, store, tmp_path / "cut")
     assert resumed["step"] == whole["step"] and resumed["epoch"] == whole["epoch"] == 4
     for name in ("checkpoint.pt", "model.npz"):
-        a = params(tmp_path / "whole" / "inverse_pointwise" / name)
-        b = params(tmp_path / "cut" / "inverse_pointwise" / name)
+        a = params(tmp_path / "whole" / task / name)
+        b = params(tmp_path / "cut" / task / name)
         assert torch.equal(a, b), name
-    ca = torch.load(tmp_path / "whole" / "inverse_pointwise" / "checkpoint.pt", weights_only=False)
-    cb = torch.load(tmp_path / "cut" / "inverse_pointwise" / "checkpoint.pt", weights_only=False)
+    ca = torch.load(tmp_path / "whole" / task / "checkpoint.pt", weights_only=False)
+    cb = torch.load(tmp_path / "cut" / task / "checkpoint.pt", weights_only=False)
     assert ca["scheduler"] == cb["scheduler"]
     assert [h["val_loss"] for h in ca["progress"]["history"]] == [h["val_loss"] for h in cb["progress"]["history"]]
     for k in ("optimizer", "scheduler", "progress", "rng", "config", "input_norm", "target_norm"):

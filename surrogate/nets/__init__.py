@@ -1,4 +1,4 @@
-"""Small networks for the three tasks; `build_network` is the one place a task picks its network.
+"""Small networks for the four tasks; `build_network` is the one place a task picks its network.
 
 torch is imported only when a network is built: inference of the MLPs runs in
 numpy (surrogate.nets.mlp_numpy), and `predict` should not pay torch's import.

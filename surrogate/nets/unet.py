@@ -1,4 +1,20 @@
-"""A small U-Net over the receiver grid: each station's estimate sees its neighbours' spectra."""
+"""A small U-Net over the receiver grid: each station's output sees its neighbours' inputs.
+
+Two uses: the spatial inverse (records -> boundary depths) and the spatial
+forward network (`forward_spatial`: ground model maps -> the 3 x T velocity
+samples of every station, the time axis in the channels). Why a U-Net and not
+a Fourier neural operator for these grids: they are tiny (4 x 4 in CI, 6 x 6
+default, 8 x 8 benchmark), so an FNO keeps at most nx/2 + 1 = 5 Fourier modes
+per axis, i.e. it is a dense global linear map plus pointwise layers, and its
+FFT treats the grid as periodic, which the box is not (the sides are free-field
+boundaries and the cross components are largest near them). Two 3 x 3 levels
+with pooling reach the whole 8 x 8 grid (receptive field > 16 stations) and
+keep local operators, which is what the cross components are: the x motion
+scattered by the slopes of the boundaries around a station. Replicate padding
+treats the edge as the edge. Resolution independence, the FNO's selling point,
+is not used: the grid is fixed per store. (neuraloperator is not a dependency;
+an FNO becomes worth it on grids of 32+ stations per side.)
+"""
 from __future__ import annotations
 
 import torch
