@@ -12,41 +12,51 @@ it) and runs it serially. Printed per case: dofs, mesh time (ms; for columns
 the best of a few repeats, the first includes building the topology's cells),
 run time (s), CG iterations per step, and the relative L2 misfit of the station
 velocities, per component (all stations and samples together), against the
-reference case (default gmsh order 2, n = 8: the finest affordable here). The
-misfit of columns against gmsh at the base's order and n is printed too.
+reference case (default gmsh order 2, n = 8: the finest affordable here), and
+the misfit of each columns case against the gmsh case of equal order and n.
 
-`--flat`: the flat three-layer case of tests/test_fem_plane_wave.py and
-tests/test_column_mesh.py (vs 200 / 500 / 900 m/s, surfaces 0, -12, -30 m,
-z_bottom -60 m, 120 m box, f_max 4 Hz, order 2, n = 3), gmsh and columns,
-against the exact damped column, at the centre and 4 m from a side.
+`--flat`: the flat three-layer case of tests/test_column_mesh.py (that of
+tests/test_fem_plane_wave.py in a 60 m box: vs 200 / 500 / 900 m/s, surfaces
+0, -12, -30 m, z_bottom -60 m, f_max 4 Hz, order 2, n = 3), S (y) and P (z)
+waves, gmsh and columns, against the exact damped column, at the centre and
+4 m from a side.
 
-Measured 2026-12 on the 2-core development box beside other jobs (load 4-5, so
-times are loose; misfits are not), SPACING = 1/sqrt(3) (the hexahedron's main
-diagonal, its longest Kuhn edge, <= vs / (f_max n)); benchmark configuration
-(64 x 64 x 80 m, f_max 4 Hz, vs 200 / 450 / 900), reference gmsh order 2, n = 8
-(50-58k dofs), misfit x / y / z in %:
+Measured on the 2-core development box beside other jobs (load 3-7: times
+are loose, misfits are not), `python benchmarks/column_mesh_accuracy.py
+--cases gmsh:1:10 columns:1:7.217 columns:1:8.66 columns:1:9.38 columns:1:10
+columns:2:3 gmsh:2:3 --flat` (12 min here), benchmark configuration,
+reference gmsh order 2, n = 8 (49.8k / 57.7k dofs); misfit x / y / z in %:
 
-| model | case | dofs | mesh ms | run s | x | y | z |
-|---|---|---|---|---|---|---|---|
-| 0 | gmsh 1:10 (today's) | 12,156 | 660-940 | 4.5 | 0.67 | 6.83 | 3.66 |
-| 0 | columns 1:10 | 29,376 | 22 | 19 | 0.45 | 5.97 | 2.58 |
-| 0 | columns 2:3 | 11,271 | 2-20 | 11 | 0.18 | 3.03 | 2.27 |
-| 0 | gmsh 2:3 (= 2:4, thin-layer cap) | 30,396 | 380 | 18 | 0.02 | 0.39 | 0.32 |
-| 1 | gmsh 1:10 (today's) | 12,786 | 2,075 | 10 | 0.76 | 6.32 | 4.11 |
-| 1 | columns 1:10 | 32,832 | 30 | 25 | 0.63 | 6.42 | 3.54 |
-| 1 | columns 2:3 | 11,271 | 2-20 | 11 | 0.26 | 3.04 | 2.94 |
+| model | case | dofs | mesh ms (first) | run s | CG/step | x | y | z |
+|---|---|---|---|---|---|---|---|---|
+| 0 | gmsh:1:10 (today's) | 12,156 | 2181 | 7.2 | 31.7 | 0.67 | 6.83 | 3.66 |
+| 0 | columns:1:7.217 | 12,636 | 3.3 (14.8) | 7.8 | 56.5 | 0.73 | 8.82 | 4.20 |
+| 0 | columns:1:8.66 | 21,168 | 6.9 (25.2) | 10.6 | 66.8 | 0.52 | 7.20 | 3.03 |
+| 0 | columns:1:9.38 | 24,684 | 7.9 (18.2) | 12.8 | 70.2 | 0.47 | 6.49 | 2.72 |
+| 0 | columns:1:10 | 29,376 | 8.6 (19.7) | 19.2 | 77.1 | 0.45 | 5.97 | 2.58 |
+| 0 | columns:2:3 | 13,005 | 3.6 (23.2) | 10.5 | 62.8 | 0.13 | 2.30 | 1.87 |
+| 0 | gmsh:2:3 | 30,396 | 626 | 21.0 | 56.9 | 0.02 | 0.39 | 0.32 |
+| 1 | gmsh:1:10 (today's) | 12,786 | 1991 | 6.9 | 32.3 | 0.76 | 6.32 | 4.11 |
+| 1 | columns:1:7.217 | 13,608 | 3.7 (11.1) | 10.2 | 57.4 | 1.03 | 10.26 | 5.93 |
+| 1 | columns:1:8.66 | 21,168 | 13.9 (32.5) | 21.4 | 68.0 | 0.81 | 8.09 | 4.54 |
+| 1 | columns:1:9.38 | 23,232 | 15.1 (29.4) | 22.9 | 71.4 | 0.76 | 7.65 | 4.21 |
+| 1 | columns:1:10 | 32,832 | 23.9 (42.5) | 33.0 | 78.6 | 0.63 | 6.42 | 3.54 |
+| 1 | columns:2:3 | 13,005 | 3.4 (4.4) | 13.6 | 63.6 | 0.20 | 2.27 | 2.36 |
+| 1 | gmsh:2:3 | 30,858 | 1167 | 35.8 | 63.0 | 0.04 | 0.50 | 0.39 |
 
-The spacing sweep that chose SPACING, order 1 at n = 10 (SPACING s means
-dx, dz <= s vs / (f_max n); rerun with `--cases columns:1:N`, N = 10 sqrt(3) s... ),
-misfit y (the worst component), model 0 / model 1: s = 0.80: 8.92 / 10.43 %
-(11.3k / 12.1k dofs), 0.67: 7.20 / 8.09 %, 0.62: 6.49 / 7.65 %, 0.57: 5.97 /
-6.42 % (29.4k / 32.8k dofs), against gmsh's 6.83 / 6.32 %: order-1 columns
-match gmsh only at s ~ 1/sqrt(3), with 2.4-2.6x its dofs (the columns carry the
-soft layer's horizontal spacing down through the stiff layers). Order-2 columns
-at n = 3 beat today's order-1 gmsh meshes on every component at fewer dofs.
+Columns against gmsh at equal order and n: 1:10 0.43 / 3.24 / 2.10 % (model 0),
+0.58 / 3.81 / 3.77 % (model 1); 2:3 0.12 / 2.12 / 1.78 %, 0.18 / 2.00 / 2.36 %.
+The order-1 columns at n = 7.217, 8.66, 9.38 are the spacing sweep of
+fem.column_mesh (SPACING / n = s / 10 with s = 0.80, 0.67, 0.62; s = 0.577 at
+n = 10): at order 1 the columns need s ~ 1/sqrt(3), 2.4-2.6x gmsh's dofs, to
+match its worst component (y); order-2 columns at n = 3 beat it on every
+component at about its dofs. gmsh's order-2 meshes are capped by the thin top
+layer (n = 3 and 4 give the same mesh), so they are much finer than n = 3 asks.
 
 Flat case (`--flat`), misfit against the exact column, centre / edge station:
-gmsh 45,216 dofs 0.177 / 0.063 %, columns 14,079 dofs 0.165 / 0.082 %.
+S (y): gmsh 13,383 dofs 0.070 / 0.048 %, columns 8,775 dofs 0.065 / 0.044 %;
+P (z): gmsh 0.017 / 0.014 %, columns 0.016 / 0.013 %. Mesh 124-205 ms (gmsh)
+against 1.7-2.4 ms (columns).
 """
 from __future__ import annotations
 

@@ -5,39 +5,75 @@ Horizontally a uniform grid of nx x ny columns over the box; vertically layer i
 into levels[i] equal intervals of each column's own layer thickness. Node
 (i, j, k) (k counted up from z_bottom) sits at x0 + i dx, y0 + j dy and an
 elevation linear in the layer-relative depth between the model's two surfaces
-at that (x, y), so the nodes of each surface's level lie on that surface and
-the mesh conforms to the ground and to every boundary by construction (as the
-piecewise-linear surface through the nodes; order-2 mid-edge nodes stay on the
-straight edges). Each hexahedron is split into the 6 Kuhn tetrahedra of
-fem.box_mesh.KUHN, the same split everywhere, so the mesh is conforming; the
-mapping keeps x, y affine in (i, j) and z increasing in k, so a Kuhn
-tetrahedron's signed volume is dx dy dz_k / 6 > 0 (dz_k its vertical edge),
-positive wherever every layer has thickness.
+at that (x, y) (Surface.grid_elevation on the node grid), so the nodes of each
+surface's level lie on that surface and the mesh conforms to the ground and to
+every boundary by construction. Each hexahedron is split into the 6 Kuhn
+tetrahedra of fem.box_mesh.KUHN, the same split everywhere, so the mesh is
+conforming; the map keeps x, y affine in (i, j) and z increasing in k, so a
+Kuhn tetrahedron's Jacobian is dx dy dz_k (dz_k its vertical edge): positive
+wherever every layer has thickness (checked; ModelError names the column).
+
+Order 2: mid-edge nodes numbered by fem.box_mesh.add_midedge_nodes, placed by
+the same terrain-following map at the mean grid position and level of their
+edge's ends: on vertical edges that is the chord midpoint, on an edge lying in
+a surface's level it is on the surface's spline (as gmsh's order-2 nodes are).
+Against straight edges (mid-edge nodes on the chords), drawn model 0 below,
+x / y / z misfit: 8 x 8 columns, levels 2/2/2: 0.41 / 3.54 / 2.75 % -> 0.18 /
+3.03 / 2.27 %; 10 x 10, levels 3/3/2: 0.26 / 2.00 / 1.15 % -> 0.08 / 1.40 /
+0.75 %; at no cost.
 
 Cells, node numbering and cell layers depend only on the ColumnTopology
-(nx, ny, levels, order): every model meshed with one topology has the same
-cells array and node count, and only the node coordinates differ. So does the
-sampling of ground-surface stations (`surface_sampling`): a station's cell and
-reference coordinates depend on the horizontal grid alone.
+(nx, ny, levels, order), and are built once per topology: every model meshed
+with one topology has the same cells array and node count, and only the node
+coordinates differ. So does the sampling of ground-surface stations
+(`surface_sampling`): a station's cell and reference coordinates depend on the
+horizontal grid alone. A mesh takes milliseconds: benchmark configuration,
+topology and mesh 2-3 ms (order 2, n = 3, 13k dofs) and 11-20 ms (order 1,
+n = 10, 29-33k dofs), the first mesh of a topology 20-47 ms; gmsh 0.6-2.2 s.
 
-Element size (`column_topology`). gmsh's rule bounds a tetrahedron's longest
-edge, h <= vs / (f_max n); in a Kuhn split the longest edge is the hexahedron's
-main diagonal, sqrt(dx^2 + dy^2 + dz^2), and accuracy follows the axis
-spacings. The rule here bounds the axis spacing,
+Element size (`column_topology`). The axis spacings are bounded,
 
-    dx, dy <= SPACING * vs_min / (f_max n),    dz_i <= SPACING * vs_i / (f_max n),
+    dx, dy <= SPACING vs_min / (f_max n),    dz_i <= SPACING vs_i / (f_max n),
 
-with vs_min the softest layer's shear speed (the columns run through every
-layer) and dz_i taken where layer i is thickest. SPACING = 0.8 was chosen by
-measurement (benchmarks/column_mesh_accuracy.py); the figures are in that
-script's docstring and in benchmarks/README.md: MEASURED.
+vs_min the softest layer's shear speed (the columns run through every layer),
+dz_i where layer i is thickest, n the scenario's elements per wavelength.
+SPACING = 1/sqrt(3): the hexahedron's main diagonal, the longest Kuhn edge,
+meets gmsh's nominal bound h <= vs / (f_max n) in every cell (gmsh itself
+reaches 0.9 of it in the median cell and 1.2 at worst). Chosen by measurement
+(benchmarks/column_mesh_accuracy.py, which prints the figures): station
+misfit per component x / y / z against a gmsh order-2 reference, two drawn
+models of the benchmark configuration (64 x 64 x 80 m, f_max 4 Hz, vs 200 /
+450 / 900), order 1, n = 10, SPACING swept:
+
+| mesh | dofs | model 0 x / y / z % | model 1 x / y / z % |
+|---|---|---|---|
+| gmsh (today's) | 12.2k / 12.8k | 0.67 / 6.83 / 3.66 | 0.76 / 6.32 / 4.11 |
+| columns, SPACING 0.80 | 12.6k / 13.6k | 0.73 / 8.82 / 4.20 | 1.03 / 10.26 / 5.93 |
+| columns, SPACING 0.67 | 21.2k / 21.2k | 0.52 / 7.20 / 3.03 | 0.81 / 8.09 / 4.54 |
+| columns, SPACING 0.62 | 24.7k / 23.2k | 0.47 / 6.49 / 2.72 | 0.76 / 7.65 / 4.21 |
+| columns, SPACING 0.577 | 29.4k / 32.8k | 0.45 / 5.97 / 2.58 | 0.63 / 6.42 / 3.54 |
+| columns order 2, n = 3 | 13.0k / 13.0k | 0.13 / 2.30 / 1.87 | 0.20 / 2.27 / 2.36 |
+
+Order-1 columns match gmsh's worst component (y, the 3D-only cross motion)
+only from SPACING ~ 1/sqrt(3), at 2.4-2.6x its dofs: the columns carry the
+soft layer's horizontal spacing down through the stiff ones, and their CG
+iterations per step rise (56-77 against 32). Order-2 columns at the default
+n = 3 beat today's order-1 gmsh meshes on every component at about the same
+dofs: the configuration to use with columns. (gmsh's own order-2 meshes of
+these models are finer than n = 3 asks, capped by the thin top layer: 30.4k /
+30.9k dofs, 0.02 / 0.39 / 0.32 % and 0.04 / 0.50 / 0.39 %.) Flat layers against
+the exact column (1D: the vertical rule alone; the case of
+tests/test_column_mesh.py, order 2, n = 3, centre / edge station): columns
+8.8k dofs, S 0.065 / 0.044 %, P 0.016 / 0.013 %; gmsh 13.4k dofs, S 0.070 /
+0.048 %, P 0.017 / 0.014 %.
 
 Minimum counts: MIN_LEVELS = 2 levels across every layer (gmsh's
-min_elements_across = 2: a layer has interior nodes, so its field is not
-forced to one linear piece between its two boundaries, and a thin layer is no
-coarser than in today's meshes), and columns at least MIN_COLUMNS_PER_CONTROL
-per control interval of the finest surface control grid (the mesh's surfaces
-are chords of the splines: two chords per cubic piece follow its inflection).
+min_elements_across = 2: a layer has interior nodes, so its field is not one
+linear piece between its two boundaries, and a thin layer is no coarser than
+in today's meshes), and at least MIN_COLUMNS_PER_CONTROL columns per control
+interval of the finest surface grid (between columns the surfaces are
+quadratic or linear interpolants of the cubic splines: two per spline piece
+follow its inflection).
 """
 from __future__ import annotations
 
@@ -95,9 +131,9 @@ def column_topology(model: GroundModel, order: int, f_max: float, elements_per_w
     vs = np.array([layer.vs for layer in model.layers])
     spacing = SPACING * vs / (f_max * elements_per_wavelength)
     # control intervals of the finest surface grid along y (rows) and x (columns)
-    intervals = np.max([s.control.shape for s in model.surfaces], axis=0) - 1
-    nx = max(_count(model.x[1] - model.x[0], spacing.min()), MIN_COLUMNS_PER_CONTROL * intervals[1], 1)
-    ny = max(_count(model.y[1] - model.y[0], spacing.min()), MIN_COLUMNS_PER_CONTROL * intervals[0], 1)
+    intervals = [int(i) - 1 for i in np.max([s.control.shape for s in model.surfaces], axis=0)]
+    nx = max(_count(model.x[1] - model.x[0], spacing.min()), MIN_COLUMNS_PER_CONTROL * intervals[1])
+    ny = max(_count(model.y[1] - model.y[0], spacing.min()), MIN_COLUMNS_PER_CONTROL * intervals[0])
     levels = [max(_count(t, s), MIN_LEVELS) for t, s in zip(_max_thickness(model), spacing)]
     minimum = dict(minimum or {})
     floor = minimum.get("levels") or [1] * model.n_layers
@@ -127,11 +163,11 @@ def surface_sampling(topology: ColumnTopology, box: tuple[tuple[float, float], t
                      xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cell (R,) and reference coordinates (R, 3) of ground-surface stations at xy (R, 2), m.
 
-    The cell is the top-level Kuhn tetrahedron whose top face lies above (x, y),
-    the point that face's point at (x, y). Every Kuhn map keeps x, y affine in
-    the column's unit-square coordinates (s, t), so the answer depends on box,
-    nx, ny and nz only: the same for every model sharing the topology. box:
-    ((x0, x1), (y0, y1)), m; stations outside it are refused."""
+    The cell is the top-level Kuhn tetrahedron whose top face (on the ground)
+    lies over (x, y); xi is the point of that face at (x, y). Every cell's map
+    keeps x, y affine in the column's unit-square coordinates (s, t), so the
+    answer depends on box, nx, ny and nz only: the same for every model sharing
+    the topology. box: ((x0, x1), (y0, y1)), m; stations outside it are refused."""
     (x0, x1), (y0, y1) = box
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     outside = (xy[:, 0] < x0) | (xy[:, 0] > x1) | (xy[:, 1] < y0) | (xy[:, 1] > y1)

@@ -28,7 +28,7 @@ from fem.mesh_file import load_mesh, save_mesh
 from fem.model import ModelError
 from fem.quadrature import tetrahedron_rule
 from fem.receivers import StationSampler
-from fem.run import mesh_for, simulate
+from fem.run import mesh_for
 from fem.scenario import ScenarioError, parse_scenario
 from fem.shape import tet_shape
 from fem.stations import station_xy, station_xyz
@@ -181,6 +181,7 @@ def test_counts_follow_the_wavelength_rule_and_the_minimum(models):
     # a low frequency: the floors hold (two levels, two columns per control interval)
     coarse = column_topology(model, 2, 0.5, 3.0)
     assert coarse == ColumnTopology(8, 8, (MIN_LEVELS,) * 3, 2)
+    assert all(type(count) is int for count in (coarse.nx, coarse.ny, *coarse.levels))
     shared = column_topology(model, 1, 3.0, 10.0, {"nx": 40, "levels": (1, 9, 1)})
     assert (shared.nx, shared.ny, shared.levels) == (40, topology.ny, (topology.levels[0], 9, topology.levels[2]))
     with pytest.raises(ModelError, match="levels: 2 counts for 3 layers"):
