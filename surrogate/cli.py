@@ -94,7 +94,7 @@ def _select(a) -> None:
 def _predict(a) -> None:
     from surrogate.predict import ForwardSurrogate, output_paths
     outputs = output_paths(a.scenario, a.output, a.output_dir)
-    surrogate = ForwardSurrogate(a.model)
+    surrogate = ForwardSurrogate(a.model, a.allow_out_of_distribution)
     for scenario, output in zip(a.scenario, outputs):
         surrogate.run(scenario, output)
 
@@ -153,6 +153,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--model", required=True)
     r.add_argument("-o", "--output", help="result file (one scenario)")
     r.add_argument("--output-dir", help="folder for the results of any number of scenarios: DIR/STEM.h5")
+    r.add_argument("--allow-out-of-distribution", action="store_true",
+                   help="predict scenarios whose layer properties, source or sampling lie outside the training "
+                        "data too (refused otherwise); the result's attribute out_of_distribution names why")
     r.set_defaults(run=_predict)
     i = sub.add_parser("invert", help="structure estimate: result file -> estimate file")
     i.add_argument("result")

@@ -8,6 +8,12 @@ boundaries of the squared depth error divided by the variance of that
 boundary's depth over the training models) and records the lowest in
 DIR/inverse.json, with a digest of each network's model.npz; `evaluate` and
 `invert` read that choice. The test split is never looked at.
+
+The same record holds what the estimate's uncertainty and the invert guard
+need, both from the store `select` reads: `uncertainty`, every candidate's
+calibration of sigma on the validation split (surrogate.uncertainty), and
+`feature_range`, the min/max of each network input over the training split's
+stations (surrogate.guard.feature_flag).
 """
 from __future__ import annotations
 
@@ -20,10 +26,12 @@ import numpy as np
 
 from surrogate.dataset import TRAIN, VALIDATION, Store, load_store
 from surrogate.errors import SurrogateInputError
-from surrogate.features import INVERSE_TASKS, boundary_depth
+from surrogate.features import INVERSE_TASKS, boundary_depth, inverse_inputs, waveform_components
+from surrogate.guard import feature_envelope
 from surrogate.generate import write_text_atomic
 from surrogate.inference import Trained, estimate_boundaries, find_model, load_trained
 from surrogate.modelfile import read_meta
+from surrogate import uncertainty
 
 ENSEMBLE = "ensemble"
 CHOICE_FILE = "inverse.json"
@@ -88,6 +96,11 @@ def candidate_estimates(found: dict[str, InverseEstimator], spectra: np.ndarray,
     return out
 
 
+def network_spread(estimates: dict[str, np.ndarray]) -> np.ndarray:
+    """(N, B, R) disagreement (std) of the trained inverse networks among candidate_estimates' output."""
+    return uncertainty.spread([e for name, e in estimates.items() if name != ENSEMBLE])
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -112,7 +125,16 @@ def select(store_path: str | Path, model_dir: str | Path) -> dict:
     losses = {name: validation_loss(estimate, store, val) for name, estimate in estimates.items()}
     paths = trained_inverse(model_dir)
     choice = min(losses, key=losses.get)
+    spread = network_spread(estimates)
+    truth = store.boundary_elevation[val]
+    calibrations = {name: uncertainty.fit(estimate - truth, spread).to_dict() for name, estimate in estimates.items()}
+    train = store.models(TRAIN)
+    features = inverse_inputs(store.spectra[train], store.velocity[train], store.ground_elevation[train],
+                              waveform_components(store.source))
     record = {"choice": choice, "validation_loss": losses,
+              "uncertainty": {"method": uncertainty.METHOD, "coverage": uncertainty.COVERAGE,
+                              "by_estimator": calibrations},
+              "feature_range": feature_envelope(features),
               "networks": {task: {"path": str(p.relative_to(model_dir)), "sha256": _digest(p)}
                            for task, p in paths.items()}}
     write_text_atomic(Path(model_dir) / CHOICE_FILE, json.dumps(record, indent=2))
@@ -122,13 +144,29 @@ def select(store_path: str | Path, model_dir: str | Path) -> dict:
 def chosen(model_dir: str | Path) -> str:
     """Name of the estimator `invert` uses by default: inverse.json's choice if `select` ran, else
     the single inverse network with the lowest validation loss; one line if inverse.json is stale."""
-    record_path = Path(model_dir) / CHOICE_FILE
-    if not record_path.is_file():
+    record = selection(model_dir)
+    if record is None:
         paths = trained_inverse(model_dir)
         return min(paths, key=lambda task: read_meta(paths[task])["best_val"])
+    return record["choice"]
+
+
+def calibration(record: dict | None, name: str) -> uncertainty.Calibration | None:
+    """The sigma calibration of estimator `name` in a select record (None: no record, or one from before)."""
+    try:
+        return uncertainty.Calibration.from_dict(record["uncertainty"]["by_estimator"][name])
+    except (TypeError, KeyError):
+        return None
+
+
+def selection(model_dir: str | Path) -> dict | None:
+    """inverse.json's content, checked against the networks it chose among; None if `select` never ran."""
+    record_path = Path(model_dir) / CHOICE_FILE
+    if not record_path.is_file():
+        return None
     try:
         record = json.loads(record_path.read_text())
-        choice, networks = record["choice"], record["networks"]
+        _, networks = record["choice"], record["networks"]
     except (ValueError, KeyError, TypeError) as exc:
         raise SurrogateInputError(f"{record_path}: not an inverse choice written by `select` ({exc})") from None
     if set(networks) != set(trained_inverse(model_dir)):
@@ -139,7 +177,7 @@ def chosen(model_dir: str | Path) -> str:
         if not path.is_file() or _digest(path) != net["sha256"]:
             raise SurrogateInputError(f"{record_path}: {task} was retrained or removed since `select` ran; "
                                       "run `python -m surrogate select` again")
-    return choice
+    return record
 
 
 def load_inverse(model_dir: str | Path, name: str | None = None) -> InverseEstimator:

@@ -6,6 +6,9 @@ RMSE; beside them the trivial predictor: the training mean of each boundary's
 depth below the (known) ground. Every inverse estimator is scored (each network,
 and their mean where two are trained, with its validation loss); the headline is
 the one `invert` uses, chosen on validation (surrogate.ensemble), never on test.
+Its `uncertainty` block (where `select` calibrated sigma on validation,
+surrogate.uncertainty) gives the share of test truths within +-2 sigma, and of
+the misses (|error| >= tolerance) how many the uncertainty flags (2 sigma > tolerance).
 Ground motion (forward networks): median relative L2 misfit, PGV within
 +-pgv_tolerance (m/s) and within 10 %, Anderson-style goodness of fit
 (surrogate.gof), over the three components and per component (x, y, z: under
@@ -21,12 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from surrogate.dataset import TEST, TRAIN, VALIDATION, Store, load_store
-from surrogate.ensemble import candidate_estimates, candidates, chosen, validation_loss
+from surrogate.ensemble import (calibration, candidate_estimates, candidates, chosen, network_spread, selection,
+                                validation_loss)
 from surrogate.errors import SurrogateInputError
 from surrogate.features import FORWARD_TASKS, boundary_depth
 from surrogate.gof import anderson_gof, peak_ground_velocity, relative_l2
 from surrogate.inference import find_model, load_trained, predict_velocity
 from surrogate.generate import write_text_atomic
+from surrogate.uncertainty import coverage_scores
 
 BOUNDARY_NAMES = ("b12", "b23")
 
@@ -79,6 +84,11 @@ def evaluate(store_path: str | Path, model_dir: str | Path, out_dir: str | Path,
             "n_estimates": int(target.size),
             "trivial": boundary_scores(trivial_estimate(store, test), target, tolerance_m),
             "by_network": by_network}
+        cal = calibration(selection(model_dir), best)
+        if cal is not None:
+            sigma = cal.sigma(network_spread(estimates))
+            metrics["boundary_elevation"]["uncertainty"] = coverage_scores(estimates[best] - target, sigma,
+                                                                           tolerance_m)
         plots.boundary_maps(out_dir / "boundary_maps.png", store, test, estimates[best])
         plots.error_histogram(out_dir / "boundary_errors.png", estimates, target, tolerance_m)
     motion, ref, dt = {}, store.velocity[test], float(store.time[1] - store.time[0])

@@ -16,6 +16,7 @@ import numpy as np
 
 from surrogate import modelfile
 from surrogate.errors import SurrogateInputError
+from surrogate.guard import RANGES_KEY
 from surrogate.features import (forward_inputs, forward_spatial_inputs, from_grid, inverse_inputs, to_grid,
                                 waveform_components)
 from surrogate.nets import MLP_TASKS, NetworkSpec, build_network
@@ -34,6 +35,7 @@ class Trained:
     station_xy: np.ndarray       #: (R, 2) m, the training stations
     grid: tuple[int, int]        #: (nx, ny) of the training receiver grid
     source: str                  #: YAML of the source it was trained for
+    ranges: dict | None = None   #: the training split's ranges (surrogate.guard); None: trained before they were kept
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Physical outputs for physical inputs (N, C) or (N, C, ny, nx)."""
@@ -65,7 +67,8 @@ def load_trained(path: str | Path) -> Trained:
     return Trained(m.weights, NetworkSpec.from_dict(meta["spec"]),
                    Normaliser(a["input_norm/mean"], a["input_norm/std"]),
                    Normaliser(a["target_norm/mean"], a["target_norm/std"]),
-                   a["frequency"], a["time"], a["station_xy"], tuple(meta["grid"]), meta["source"])
+                   a["frequency"], a["time"], a["station_xy"], tuple(meta["grid"]), meta["source"],
+                   meta.get(RANGES_KEY))
 
 
 def find_model(model_dir: str | Path, tasks: tuple[str, ...]) -> Path:

@@ -7,6 +7,13 @@ Two estimates (DESIGN.md, Replacement):
 * optimised (optional): the network's estimate, fitted onto the control grid,
   starts a descent of the waveform misfit through the forward surrogate
   (surrogate.optimise).
+The network estimate comes with its standard deviation (boundaries/elevation_std:
+the spread of the trained inverse networks through select's calibration,
+surrogate.uncertainty; NaN where `select` has not run); with --optimise it is
+still the network estimate's (the descent has no sigma of its own yet). Records sampled
+otherwise than the training data, or from another source, are refused; records
+whose network inputs lie far outside the training inputs are flagged in the
+attribute out_of_distribution (surrogate.guard).
 Either can be turned into a scenario (the observed one with b12/b23 replaced
 by the control-grid estimate), which one FEM run then confirms.
 """
@@ -18,7 +25,9 @@ import numpy as np
 
 from surrogate.errors import SurrogateInputError
 from surrogate.generate import SURFACE_NAMES, scenario_with_boundaries, write_text_atomic
-from surrogate.ensemble import load_inverse
+from surrogate.ensemble import calibration, candidate_estimates, candidates, load_inverse, network_spread, selection
+from surrogate.features import inverse_inputs, waveform_components
+from surrogate.guard import ATTRIBUTE, check_record, feature_flag
 from surrogate.inference import find_model, load_trained
 from surrogate.optimise import fit_control_grid, interpolation_matrix, optimise_boundaries
 from surrogate.resultfile import read_result, write_estimate
@@ -34,14 +43,22 @@ def invert(result_path: str | Path, model_dir: str | Path, out_path: str | Path,
     """Write the estimate file (and optionally a confirmation scenario); return a summary."""
     rec = read_result(result_path)
     inverse = load_inverse(model_dir, network)
-    if rec.t.shape != inverse.time.shape or not np.allclose(rec.t, inverse.time):
-        raise SurrogateInputError(f"{result_path}: sample times differ from the training data's "
-                                  f"({len(inverse.time)} samples every {inverse.time[1] - inverse.time[0]} s)")
+    first = inverse.members[0]
+    check_record(str(result_path), rec.t, rec.xyz, rec.scenario, first.time, first.station_xy, first.grid,
+                 first.source)
     f = inverse.frequency
     spectra = log_amplitude_spectra(rec.velocity, float(rec.t[1] - rec.t[0]), Band(f[0], f[-1], len(f)))
-    by_network = inverse(spectra[None], rec.velocity[None], rec.xyz[None, :, 2], rec.xyz[:, :2])[0]   # (B, R)
-    estimate, summary = by_network, {"network": inverse.name, "stations": int(rec.xyz.shape[0])}
-    extra = {"boundaries/elevation_network": by_network}
+    inputs = (spectra[None], rec.velocity[None], rec.xyz[None, :, 2], rec.xyz[:, :2])
+    estimates = candidate_estimates(candidates(model_dir), *inputs)
+    by_network = estimates[inverse.name][0]                                                          # (B, R)
+    record = selection(model_dir)
+    cal = calibration(record, inverse.name)
+    std = cal.sigma(network_spread(estimates)[0]) if cal is not None else np.full(by_network.shape, np.nan)
+    flag = feature_flag(inverse_inputs(*inputs[:3], waveform_components(first.source)),
+                        record.get("feature_range") if record else None)
+    estimate, summary = by_network, {"network": inverse.name, "stations": int(rec.xyz.shape[0]),
+                                     ATTRIBUTE: flag}
+    extra = {"boundaries/elevation_network": by_network, "boundaries/elevation_std": std}
     if optimise or confirm_scenario:
         if not rec.scenario:
             raise SurrogateInputError(f"{result_path}: records no scenario (needed for the box, ground and layers)")
@@ -65,5 +82,7 @@ def invert(result_path: str | Path, model_dir: str | Path, out_path: str | Path,
             summary["confirm_scenario"] = str(confirm_scenario)
     write_estimate(out_path, rec.xyz, estimate,
                    {"network": inverse.name, "method": "optimised" if optimise else "network",
-                    "source_file": str(result_path), "engine": "surrogate"}, extra)
+                    "source_file": str(result_path), "engine": "surrogate", ATTRIBUTE: flag,
+                    "uncertainty": "calibrated by select on validation" if cal is not None
+                    else "uncalibrated (run `python -m surrogate select`): elevation_std is NaN"}, extra)
     return summary

@@ -4,8 +4,10 @@
 validation loss). It holds named arrays: the network's state dict under
 `weight/<name>` (float32), the normalisation of the training split and the
 store's acquisition (frequencies, times, stations); and one JSON string,
-`meta`: the network spec, the training config, the receiver grid, the source
-and the training state the network was saved at (step, epoch, best_val).
+`meta`: the network spec, the training config, the receiver grid, the source,
+the training state the network was saved at (step, epoch, best_val) and the
+training split's ranges (`training_ranges`, surrogate.guard; absent in files
+written before it was recorded).
 
 Why not `torch.save`: a torch pickle runs code when it is loaded and needs
 torch imported (~2-3 s per process). This file is opened with
@@ -35,7 +37,8 @@ ARRAYS = ("frequency", "time", "station_xy", "input_norm/mean", "input_norm/std"
 
 @dataclass(frozen=True)
 class ModelFile:
-    meta: dict                       #: spec, config, grid, source, n_boundaries, best_val, step, epoch
+    meta: dict                       #: spec, config, grid, source, n_boundaries, best_val, step, epoch,
+                                     #: training_ranges
     arrays: dict[str, np.ndarray]    #: ARRAYS by name
     weights: dict[str, np.ndarray]   #: the network's state dict, float32, in its order
 

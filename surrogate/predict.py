@@ -12,6 +12,12 @@ torch nor scipy (the MLP runs in numpy from model.npz, the surfaces are
 fem.bspline's), so a process that predicts one scenario, as a workflow job with
 `engine: surrogate` does, takes about half a second; the spatial network's U-Net
 imports torch when it is first applied (~2 s).
+
+Scenarios outside the training data (surrogate.guard) are refused where their
+layer properties, source or sampling lie outside, and flagged where their
+geometry does: the result file's attribute out_of_distribution holds the
+reason ("" inside). `allow_out_of_distribution` predicts the refused ones
+too, flagged.
 """
 from __future__ import annotations
 
@@ -24,24 +30,36 @@ from fem.result import Result, write_result
 from surrogate import scenario as sc
 from surrogate.errors import SurrogateInputError
 from surrogate.features import FORWARD_TASKS, N_POSITION_CHANNELS
+from surrogate.guard import ATTRIBUTE, scenario_verdict
 from surrogate.inference import find_model, load_trained, predict_velocity
 
 
 class ForwardSurrogate:
     """The trained forward network of a model folder, ready to replace FEM runs."""
 
-    def __init__(self, model_dir: str | Path):
+    def __init__(self, model_dir: str | Path, allow_out_of_distribution: bool = False):
         self.model = load_trained(find_model(model_dir, FORWARD_TASKS))
+        self.allow_out_of_distribution = allow_out_of_distribution
+
+    def out_of_distribution(self, scenario: sc.Scenario) -> str:
+        """The out_of_distribution reason ('' inside); raises the first refusal unless allowed."""
+        verdict = scenario_verdict(scenario, self.model.ranges, self.model.source)
+        if verdict.refused and not self.allow_out_of_distribution:
+            raise SurrogateInputError(verdict.refused[0])
+        return verdict.reason
 
     def result(self, scenario: sc.Scenario, start: float | None = None) -> Result:
         """The surrogate's result for a parsed scenario; refuses one it was not trained for.
 
         `start` (time.perf_counter()) is when the caller began on this scenario: the
         result's wall_seconds counts from there (reading the file included)."""
+        return self.flagged_result(scenario, start)[0]
+
+    def flagged_result(self, scenario: sc.Scenario, start: float | None = None) -> tuple[Result, str]:
+        """`result`, and its out_of_distribution reason ('' inside the training data)."""
         start = time.perf_counter() if start is None else start
         model = self.model
-        if not sc.same_source(scenario, model.source):
-            raise SurrogateInputError("its source differs from the one the surrogate was trained for")
+        reason = self.out_of_distribution(scenario)
         t = sc.output_times(scenario)
         if t.shape != model.time.shape or not np.allclose(t, model.time):
             raise SurrogateInputError(f"output times differ from the surrogate's "
@@ -53,17 +71,17 @@ class ForwardSurrogate:
         xyz = sc.station_xyz(scenario)
         z = sc.surface_elevations(scenario, xyz[:, :2])
         velocity = predict_velocity(model, z[0], z[1:], layers, xyz[:, :2])
-        return Result(xyz, t, velocity, scenario.text, "surrogate", 1, 0, time.perf_counter() - start)
+        return Result(xyz, t, velocity, scenario.text, "surrogate", 1, 0, time.perf_counter() - start), reason
 
     def run(self, scenario_path: str | Path, output: str | Path) -> Result:
         """Read a scenario file, predict, write the result file (atomically); errors name the file."""
         start = time.perf_counter()
         scenario = sc.load_scenario(scenario_path)
         try:
-            result = self.result(scenario, start)
+            result, reason = self.flagged_result(scenario, start)
         except SurrogateInputError as err:
             raise SurrogateInputError(f"{scenario_path}: {err}") from None
-        write_result(output, result)
+        write_result(output, result, {ATTRIBUTE: reason})
         return result
 
 

@@ -9,7 +9,8 @@ so W processes take exactly the steps one process would (up to round-off).
 Output folder `OUT/<task>/`: `checkpoint.pt` (everything to resume: model,
 optimizer, scheduler, epoch, batch within the epoch, step, early-stopping
 state, RNG states, normalisation, config) and `model.npz` (the best network by
-validation loss, with what inference needs: surrogate.modelfile). A job that
+validation loss, with what inference needs: surrogate.modelfile, and the training
+split's ranges that predict's guard checks: surrogate.guard). A job that
 finds `checkpoint.pt` resumes from it; SIGTERM (Slurm's preemption signal) or
 `max_steps` makes it write the checkpoint and leave.
 
@@ -38,6 +39,7 @@ from surrogate import distributed
 from surrogate.checkpoint import load, restore_rng_states, rng_states, save_atomic
 from surrogate.dataset import load_store
 from surrogate.errors import SurrogateInputError
+from surrogate.guard import RANGES_KEY, training_ranges
 from surrogate.mirror import random_mirrors, store_mirrors
 from surrogate.modelfile import NAME as MODEL_FILE, ModelFile, write_model
 from surrogate.nets import NetworkSpec, build_network
@@ -120,7 +122,8 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
                                  seed=cfg.seed, drop_last=True)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else nullcontext()
     sigterm, local = _Sigterm(), batch // world
-    bundle = lambda: _bundle(net, spec, cfg, data, store, progress)
+    ranges = training_ranges(store_path)
+    bundle = lambda: _bundle(net, spec, cfg, data, store, progress, ranges)
     save = lambda: placement.is_root and save_atomic(_checkpoint(net, spec, optimizer, scheduler, progress, cfg, data),
                                                      ckpt_path)
     clock, seen, stopped = time.perf_counter(), 0, "epochs"
@@ -218,11 +221,11 @@ def _resume(ckpt, net, optimizer, scheduler, cfg) -> Progress:
     return Progress(**ckpt["progress"])
 
 
-def _bundle(net, spec, cfg, data, store, progress) -> ModelFile:
-    """What inference needs: weights, network spec, normalisation and the store's acquisition."""
+def _bundle(net, spec, cfg, data, store, progress, ranges) -> ModelFile:
+    """What inference needs: weights, network spec, normalisation, the store's acquisition and training ranges."""
     meta = {"spec": spec.to_dict(), "config": asdict(cfg), "grid": list(store.grid), "source": store.source,
             "n_boundaries": int(store.boundary_elevation.shape[1]), "best_val": progress.best_val,
-            "step": progress.step, "epoch": progress.epoch}
+            "step": progress.step, "epoch": progress.epoch, RANGES_KEY: ranges}
     arrays = {"frequency": store.frequency, "time": store.time, "station_xy": store.station_xy,
               "input_norm/mean": data.input_norm.mean, "input_norm/std": data.input_norm.std,
               "target_norm/mean": data.target_norm.mean, "target_norm/std": data.target_norm.std}
