@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from fem.assembly import face_matrix
 from fem.boundary import BOTTOM, X0, X1, Y0, Y1
 from fem.discretize import SIDE_NORMAL_AXIS, dashpot_coefficients
-from fem.exact.column import Column, column_response
+from fem.exact.column import Column, Columns, columns_response
 from fem.exact.wavelets import ricker
 from fem.loads import LoadHistory
 from fem.model import GroundModel
@@ -45,31 +45,34 @@ def incident_velocity(source: PlaneWave, t: np.ndarray) -> np.ndarray:
 
 def column_at(model: GroundModel, rayleigh: np.ndarray, x: float, y: float) -> Column:
     """The 1D layered column below (x, y), over the elastic halfspace continuing the last layer."""
-    elev = np.append(model.elevations(x, y), model.z_bottom)
+    return columns_at(model, rayleigh, np.array([x], dtype=float), np.array([y], dtype=float))[0]
+
+
+def columns_at(model: GroundModel, rayleigh: np.ndarray, x: np.ndarray, y: np.ndarray) -> Columns:
+    """The 1D layered columns below the points (x, y), each (C,): one family, shared materials."""
+    elev = np.vstack([model.elevations(x, y), np.full((1, len(x)), model.z_bottom)]).T    # (C, L + 1)
     last = model.layers[-1]
-    return Column(thickness=elev[:-1] - elev[1:],
-                  vp=[l.vp for l in model.layers], vs=[l.vs for l in model.layers],
-                  rho=[l.rho for l in model.layers], alpha=rayleigh[:, 0], beta=rayleigh[:, 1],
-                  halfspace=(last.vp, last.vs, last.rho), z_top=float(elev[0]))
+    return Columns(thickness=elev[:, :-1] - elev[:, 1:],
+                   vp=[l.vp for l in model.layers], vs=[l.vs for l in model.layers],
+                   rho=[l.rho for l in model.layers], alpha=rayleigh[:, 0], beta=rayleigh[:, 1],
+                   halfspace=(last.vp, last.vs, last.rho), z_top=elev[:, 0])
 
 
 def free_field(model: GroundModel, rayleigh: np.ndarray, component: str, v_inc: np.ndarray, dt: float,
                xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(velocity, sigma_zc), each (N, T), of the 1D column response at points xyz (N, 3)."""
-    velocity = np.zeros((len(xyz), v_inc.size))
-    stress = np.zeros_like(velocity)
-    # Columns that are the same (flat layers) are computed once.
+    """(velocity, sigma_zc), each (N, T), of the 1D column response at points xyz (N, 3).
+
+    Each distinct (x, y) of a laterally varying model is its own column (on an
+    unstructured mesh nearly every side node); all are computed in one batched
+    call. Columns that are the same (flat layers) are computed once.
+    """
     key = np.round(model.elevations(xyz[:, 0], xyz[:, 1]).T, 6)      # (N, n_surfaces), micrometres
     _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
-    for c, i in enumerate(first):
-        rows = np.flatnonzero(inverse == c)
-        column = column_at(model, rayleigh, xyz[i, 0], xyz[i, 1])
-        z = np.minimum(xyz[rows, 2], column.z_top)
-        response = column_response(column, component, v_inc, dt, z)
-        velocity[rows] = response.velocity
-        stress[rows] = response.stress
-    return velocity, stress
+    columns = columns_at(model, rayleigh, xyz[first, 0], xyz[first, 1])
+    z = np.minimum(xyz[:, 2], columns.z_top[inverse])
+    response = columns_response(columns, component, v_inc, dt, z, inverse)
+    return response.velocity, response.stress
 
 
 def _traction_coefficients(component: str, side: np.ndarray, lam_ratio: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:

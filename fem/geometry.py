@@ -14,8 +14,8 @@ from scipy.spatial import cKDTree
 from fem.shape import tet_order, tet_shape, tri_order, tri_shape
 
 
-#: most candidate cells tried per point in locate_points: a point outside the mesh
-#: must not turn into a search of every cell
+#: most candidate cells tried per point in locate_points on curved cells: a point
+#: outside the mesh must not turn into a search of every cell
 MAX_CANDIDATES = 512
 
 
@@ -91,6 +91,11 @@ def reference_coordinates(points: np.ndarray, cells: np.ndarray, x: np.ndarray,
     order = tet_order(cells.shape[1])
     X = points[cells]
     x = np.asarray(x, dtype=float).reshape(-1, 3)
+    if order == 1:
+        # Straight cells map affinely: one solve is exact, and Newton would only repeat it
+        # (its clipping makes far-away points a fixed point, not a converged one).
+        J = np.swapaxes(X[:, 1:] - X[:, :1], 1, 2)              # (P, 3, 3), dx/dxi
+        return np.clip(np.linalg.solve(J, (x - X[:, 0])[..., None])[..., 0], -2.0, 3.0)
     size = np.ptp(X, axis=1).max(axis=1)
     xi = np.full((len(x), 3), 0.25)
     active = np.ones(len(x), dtype=bool)
@@ -119,31 +124,109 @@ def locate_points(points: np.ndarray, cells: np.ndarray, x: np.ndarray,
                   tol: float = 1e-8, snap: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Cell index (P,) and reference coordinates (P, 3) of the cell containing each point.
 
-    Candidate cells are the nearest by vertex centroid (k doubled until every point
-    is found, up to MAX_CANDIDATES); a point is inside a cell when its smallest
-    barycentric coordinate is >= -tol. A point in no cell but within `snap` of one
-    (smallest barycentric >= -snap, i.e. outside by under ~snap of the cell's height:
-    a station on curved topography just above the meshed surface) is moved onto
-    that cell: its barycentric coordinates are clipped to >= 0 and renormalised.
-    Raises ValueError naming the points farther out.
+    A point is inside a cell when its smallest barycentric coordinate is >= -tol;
+    of several such cells (a point on a shared face) the one it is deepest in. A
+    point in no cell but within `snap` of one (smallest barycentric >= -snap, i.e.
+    outside by under ~snap of the cell's height: a station on curved topography
+    just above the meshed surface) is moved onto the best such cell: its
+    barycentric coordinates are clipped to >= 0 and renormalised. Raises
+    ValueError naming the points farther out.
+
+    Candidates are first the 8 cells with the nearest vertex centroids, which
+    hold nearly every point inside the mesh. For the rest (mostly the snapped
+    stations), straight cells are searched among those whose centroid is close
+    enough for the point to be within snap of them; curved cells by doubling
+    the nearest candidates up to MAX_CANDIDATES.
     """
     x = np.asarray(x, dtype=float).reshape(-1, 3)
-    tree = cKDTree(points[cells[:, :4]].mean(axis=1))
+    centroid = points[cells[:, :4]].mean(axis=1)
+    tree = cKDTree(centroid, balanced_tree=False)     # faster to build, as fast to query here
+    cell = np.full(len(x), -1, dtype=np.int64)
+    xi = np.zeros((len(x), 3))
+    k = min(8, len(cells))
+    _, cand = tree.query(x, k=k)
+    cand = cand.reshape(len(x), k)
+    best, score, ref = _best_of(points, cells, x, cand)
+    found = score >= -tol
+    cell[found], xi[found] = best[found], _onto_reference(ref[found])
+    rest = np.flatnonzero(~found)
+    if rest.size == 0:
+        return cell, xi
+    if tet_order(cells.shape[1]) == 1:
+        cell[rest], xi[rest] = _locate_near(points, cells, centroid, x[rest], tol, snap)
+    else:
+        cell[rest], xi[rest] = _locate_doubling(points, cells, tree, x[rest], 2 * k, tol, snap)
+    return cell, xi
+
+
+def _best_of(points, cells, x, cand):
+    """(best cell (P,), its smallest barycentric coordinate (P,), reference coordinates (P, 3)) of x
+    (P, 3) among candidate cells cand (P, k): the cell the point is deepest in."""
+    n, k = cand.shape
+    ref = reference_coordinates(points, cells[cand.ravel()], np.repeat(x, k, axis=0)).reshape(n, k, 3)
+    score = barycentric_min(ref)
+    best = score.argmax(axis=1)
+    rows = np.arange(n)
+    return cand[rows, best], score[rows, best], ref[rows, best]
+
+
+def _locate_near(points, cells, centroid, x, tol, snap):
+    """locate_points among every straight cell the points x (P, 3) could be within snap of.
+
+    A point with barycentric coordinates >= -s lies within (1 + 6 s) R of the cell's
+    centroid, R the centroid's largest distance to a vertex (|x - g| = |sum l_i (X_i - g)|
+    <= R sum |l_i| <= R (1 + 6 s)): ball queries with that reach, filtered by each
+    cell's own, find every candidate, and far-away points find none.
+    """
+    vertices = points[cells[:, :4]]
+    reach = (1.0 + 6.0 * max(snap, tol)) * np.linalg.norm(vertices - centroid[:, None], axis=2).max(axis=1)
+    reach *= 1.0 + 1e-9                                             # round-off in the bound itself
+    # Ball queries per class of cells of similar reach (within a factor 2), so that
+    # small cells are not searched with the radius of the largest.
+    level = np.floor(np.log2(reach / reach.min())).astype(int)
+    owner, cand = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for members in (np.flatnonzero(level == lv) for lv in np.unique(level)):
+        near = cKDTree(centroid[members], balanced_tree=False).query_ball_point(x, r=reach[members].max())
+        owner.append(np.repeat(np.arange(len(x)), [len(c) for c in near]))
+        cand.append(members[np.concatenate([np.asarray(c, dtype=np.int64) for c in near] + [owner[0]])])
+    owner, cand = np.concatenate(owner), np.concatenate(cand)
+    keep = np.linalg.norm(x[owner] - centroid[cand], axis=1) <= reach[cand]
+    owner, cand = owner[keep], cand[keep]
+    ref = reference_coordinates(points, cells[cand], x[owner])
+    score = barycentric_min(ref)
+    # best per point: sort by (point, -score) and take each point's first pair
+    order = np.lexsort((-score, owner))
+    first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]] if order.size else order
+    best_score = np.full(len(x), -np.inf)
+    best_score[owner[first]] = score[first]
+    missing = np.flatnonzero(best_score < -snap)
+    if missing.size:
+        raise ValueError(f"{missing.size} points lie in no cell (nor within snap = {snap} of one), "
+                         f"e.g. {x[missing[:4]].tolist()}")
+    cell = np.empty(len(x), dtype=np.int64)
+    cell[owner[first]] = cand[first]
+    xi = np.empty((len(x), 3))
+    xi[owner[first]] = _onto_reference(ref[first])
+    return cell, xi
+
+
+def _locate_doubling(points, cells, tree, x, k, tol, snap):
+    """locate_points among the k nearest cells, k doubled until every point is found.
+
+    A point is accepted within snap only once MAX_CANDIDATES cells were tried: a
+    point outside the mesh must not turn into a search of every cell.
+    """
     cell = np.full(len(x), -1, dtype=np.int64)
     xi = np.zeros((len(x), 3))
     todo = np.arange(len(x))
-    k = min(8, len(cells))
+    k = min(k, len(cells), MAX_CANDIDATES)
     while todo.size:
         _, cand = tree.query(x[todo], k=k)
-        cand = cand.reshape(len(todo), k)
-        ref = reference_coordinates(points, cells[cand.ravel()], np.repeat(x[todo], k, axis=0))
-        score = barycentric_min(ref).reshape(len(todo), k)
-        best = score.argmax(axis=1)
-        best_score = score[np.arange(len(todo)), best]
+        best, score, ref = _best_of(points, cells, x[todo], cand.reshape(len(todo), k))
         last = k >= min(len(cells), MAX_CANDIDATES)
-        found = best_score >= (-snap if last else -tol)
-        cell[todo[found]] = cand[found, best[found]]
-        xi[todo[found]] = _onto_reference(ref.reshape(len(todo), k, 3)[found, best[found]])
+        found = score >= (-snap if last else -tol)
+        cell[todo[found]] = best[found]
+        xi[todo[found]] = _onto_reference(ref[found])
         todo = todo[~found]
         if todo.size and last:
             raise ValueError(f"{todo.size} points lie in no cell (searched the {k} nearest), "
