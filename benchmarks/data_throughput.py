@@ -11,9 +11,12 @@ distribution, `--config` for another configuration's) and run on one core
   (gmsh) and `python -m fem run --mesh ... -o` with block-Jacobi CG and the
   polynomial predictor (`solver: {predictor: polynomial}`, the old solver);
 * new: one `python -m surrogate generate` process drawing every model, then one
-  `python -m fem run *.yaml --output-dir` process: column meshes of one shared
-  topology (`mesh.generator: columns`, the counts that cover every drawn model),
-  all models advanced as batches (fem.batch) with the projection predictor.
+  `python -m fem run *.yaml --output-dir` process (what a `simulate.chunk` job
+  runs) with the projection predictor: `--generator gmsh` meshes each model in
+  the process and runs it as a batch of one; `--generator columns` gives every
+  model the column mesh of one shared topology (`mesh.generator: columns`, the
+  counts that cover every drawn model; `--order`, `--per-wavelength` its element order and
+  elements per wavelength) and advances them together (fem.batch).
 
 Printed: seconds per model of each path (wall, whole processes), models per
 core-hour, the ratio, the peak resident memory of the largest process of each
@@ -79,6 +82,9 @@ def main() -> None:
     p.add_argument("--n", type=int, default=48, help="models on the new path")
     p.add_argument("--n-old", type=int, default=8, help="models on the old path")
     p.add_argument("--batch", type=int, default=32, help="models advanced together on the new path")
+    p.add_argument("--generator", choices=("gmsh", "columns"), default="gmsh", help="mesher of the new path")
+    p.add_argument("--order", type=int, help="element order of the new path's meshes (default: the base's)")
+    p.add_argument("--per-wavelength", type=float, help="elements per wavelength of the new path's meshes")
     args = p.parse_args()
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,26 +118,33 @@ def main() -> None:
         # new: one process draws, one process simulates
         new_log: list[str] = []
         columns = dict(tree)
-        columns["mesh"] = dict(tree["mesh"], generator="columns")
+        columns["mesh"] = dict(tree["mesh"], generator=args.generator)
+        if args.order:
+            columns["mesh"]["order"] = args.order
+        if args.per_wavelength:
+            columns["mesh"]["elements_per_wavelength"] = args.per_wavelength
         colbase = tmp / "columns.yaml"
         colbase.write_text(yaml.safe_dump(columns, sort_keys=False))
         w_gen, r_gen = run([py, "-m", "surrogate", "generate", "--base", str(colbase), "--config", str(ROOT / args.config),
                             "--n", str(args.n), "--seed", str(seed), "--fixed-layers", "--out", str(tmp / "new")],
                            new_log)
         paths = sorted((tmp / "new").glob("*.yaml"))
-        top = shared_topology(paths)   # the counts a configuration's base scenario carries (not timed)
-        for s in paths:
-            drawn = yaml.safe_load(s.read_text())
-            drawn["mesh"]["columns"] = {"nx": top.nx, "ny": top.ny, "levels": list(top.levels)}
-            s.write_text(yaml.safe_dump(drawn, sort_keys=False))
+        top = None
+        if args.generator == "columns":   # the counts a configuration's base scenario carries (not timed)
+            top = shared_topology(paths)
+            for s in paths:
+                drawn = yaml.safe_load(s.read_text())
+                drawn["mesh"]["columns"] = {"nx": top.nx, "ny": top.ny, "levels": list(top.levels)}
+                s.write_text(yaml.safe_dump(drawn, sort_keys=False))
         w_run, r_run = run([py, "-m", "fem", "run", *map(str, paths), "--output-dir", str(tmp / "out"),
                             "--batch", str(args.batch)], new_log)
         old_per, new_per = old_wall / args.n_old, (w_gen + w_run) / args.n
         print(f"base {args.base}, distribution of {args.config}; one core each path")
         print(f"old: {args.n_old} models, {old_per:.2f} s/model, {3600 / old_per:.0f} models/core-hour, "
               f"peak RSS {old_rss} MB, CG {cg_mean(old_log):.1f} iterations/step")
-        print(f"new: {args.n} models (column topology nx={top.nx} ny={top.ny} levels={list(top.levels)}, batches of "
-              f"{args.batch}), {new_per:.2f} s/model (draw {w_gen:.1f} s, FEM {w_run:.1f} s), "
+        mesher = ("gmsh, batches of one" if top is None else f"column topology nx={top.nx} ny={top.ny} "
+                  f"levels={list(top.levels)} order {top.order}, batches of {args.batch}")
+        print(f"new: {args.n} models ({mesher}), {new_per:.2f} s/model (draw {w_gen:.1f} s, FEM {w_run:.1f} s), "
               f"{3600 / new_per:.0f} models/core-hour, peak RSS {max(r_gen, r_run)} MB, "
               f"CG {cg_mean(new_log):.1f} iterations/step")
         print(f"ratio new/old models per core-hour: {old_per / new_per:.2f}")
