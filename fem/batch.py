@@ -117,6 +117,8 @@ def simulate_batch(scenarios: list[Scenario], meshes: list[Mesh], comm, progress
         zeros, to_device, to_host = engine.zeros, engine.from_host, engine.to_host
     elif backend == "numpy":
         Matrix, Jacobi, solve_cg, Predictor = BatchedMatrix, BlockJacobi, pcg_batched, SubspacePredictor
+        if sol.preconditioner == "two_grid":
+            from hpc.twogrid import TwoGrid as Jacobi
         zeros, to_device, to_host = np.zeros, (lambda a: a), (lambda a: a)
     else:
         raise ValueError(f"backend must be numpy or torch, got {backend!r}")

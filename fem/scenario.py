@@ -94,6 +94,7 @@ class SolverConfig:
     projection_size: int = 8       #: solutions the projection keeps (hpc.projection)
     backend: str = "numpy"         #: the solver's arrays: 'numpy' (hpc.batched) or 'torch' (hpc.torch_batched)
     device: str = "cpu"            #: torch only: 'cpu', 'cuda' (one GPU per rank), 'cuda:K' or 'auto'
+    preconditioner: str = "block_jacobi"  #: 'block_jacobi' or 'two_grid' (hpc.twogrid; numpy backend)
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,7 @@ def parse_scenario(text: str) -> Scenario:
     s = _take(d["solver"], "solver", (), {"rtol": 1e-8, "max_iterations": 2000, "predictor_order": 2,
                                           "rayleigh_band": [0.1 * mesh.f_max, mesh.f_max],
                                           "predictor": "projection", "projection_size": 8,
-                                          "backend": "numpy", "device": "cpu"})
+                                          "backend": "numpy", "device": "cpu", "preconditioner": "block_jacobi"})
     if s["predictor_order"] not in (0, 1, 2):
         raise ScenarioError(f"solver.predictor_order: expected 0, 1 or 2, got {s['predictor_order']!r}")
     if s["predictor"] not in ("projection", "polynomial"):
@@ -332,9 +333,13 @@ def parse_scenario(text: str) -> Scenario:
     if not isinstance(s["device"], str) or not (s["device"] in ("cpu", "cuda", "auto")
                                                 or s["device"].startswith("cuda:")):
         raise ScenarioError(f"solver.device: expected cpu, cuda, cuda:K or auto, got {s['device']!r}")
+    if s["preconditioner"] not in ("block_jacobi", "two_grid"):
+        raise ScenarioError(f"solver.preconditioner: expected block_jacobi or two_grid, got {s['preconditioner']!r}")
+    if s["preconditioner"] == "two_grid" and s["backend"] != "numpy":
+        raise ScenarioError("solver.preconditioner: two_grid runs on the numpy backend only")
     solver = SolverConfig(_number(s["rtol"], "solver.rtol", True), int(s["max_iterations"]),
                           s["predictor_order"], _interval(s["rayleigh_band"], "solver.rayleigh_band"),
-                          s["predictor"], size, s["backend"], s["device"])
+                          s["predictor"], size, s["backend"], s["device"], s["preconditioner"])
     source = parse_source(d["source"])
     if mesh.generator == "columns" and isinstance(source, MomentTensorSource):
         raise ScenarioError("mesh.generator: columns meshes take plane-wave sources only; "
