@@ -21,6 +21,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/select.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/invert.smk"
+include: "workflow/rules/confirm.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -13,7 +13,8 @@ distribution, `--config` for another configuration's) and run on one core
 * new: one `python -m surrogate generate` process drawing every model, then one
   `python -m fem run *.yaml --output-dir` process (what a `simulate.chunk` job
   runs) with the projection predictor: `--generator gmsh` meshes each model in
-  the process and runs it as a batch of one; `--generator columns` gives every
+  the process and runs it as a batch of one (`--preconditioner`, default the
+  two-grid of hpc.twogrid); `--generator columns` gives every
   model the column mesh of one shared topology (`mesh.generator: columns`, the
   counts that cover every drawn model; `--order`, `--per-wavelength` its element order and
   elements per wavelength) and advances them together (fem.batch).
@@ -84,6 +85,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=32, help="models advanced together on the new path")
     p.add_argument("--generator", choices=("gmsh", "columns"), default="gmsh", help="mesher of the new path")
     p.add_argument("--order", type=int, help="element order of the new path's meshes (default: the base's)")
+    p.add_argument("--preconditioner", choices=("block_jacobi", "two_grid"), default="two_grid",
+                   help="CG preconditioner of the new path (the old path: block_jacobi)")
     p.add_argument("--per-wavelength", type=float, help="elements per wavelength of the new path's meshes")
     args = p.parse_args()
     py = sys.executable
@@ -123,6 +126,7 @@ def main() -> None:
             columns["mesh"]["order"] = args.order
         if args.per_wavelength:
             columns["mesh"]["elements_per_wavelength"] = args.per_wavelength
+        columns["solver"] = {"preconditioner": args.preconditioner}
         colbase = tmp / "columns.yaml"
         colbase.write_text(yaml.safe_dump(columns, sort_keys=False))
         w_gen, r_gen = run([py, "-m", "surrogate", "generate", "--base", str(colbase), "--config", str(ROOT / args.config),

@@ -14,6 +14,9 @@ import yaml
 
 from surrogate.errors import SurrogateInputError
 
+#: exit status of `check` for a scenario the guard does not accept (the FEM should run it)
+OUTSIDE = 3
+
 
 def _generate(a) -> None:
     from surrogate.distribution import distribution_from_settings
@@ -99,6 +102,30 @@ def _predict(a) -> None:
         surrogate.run(scenario, output)
 
 
+def _check(a) -> int:
+    from surrogate.predict import choose_engine
+    engine, reason = choose_engine(a.scenario, a.model)
+    print(f"{engine}: {reason}" if reason else engine)
+    return 0 if engine == "surrogate" else OUTSIDE
+
+
+def _confirm(a) -> None:
+    from surrogate.confirm import write_confirmation_scenario
+    print(write_confirmation_scenario(a.observed, a.estimate, a.output))
+
+
+def _misfit(a) -> None:
+    from surrogate.confirm import confirmation_misfit, refusal, write_json_atomic
+    if (a.confirmed is None) == (a.refused is None):
+        raise SurrogateInputError("misfit: give the confirmed result file or --refused REASON, one of the two")
+    if a.refused is not None:
+        summary = refusal(a.observed, a.estimate, a.refused, a.tolerance)
+    else:
+        summary = confirmation_misfit(a.observed, a.confirmed, a.estimate, a.tolerance)
+    write_json_atomic(a.output, summary)
+    print(json.dumps(summary.get("relative_l2", {"refused": a.refused})))
+
+
 def _invert(a) -> None:
     from surrogate.invert import invert
     summary = invert(a.result, a.model, a.output, a.network, a.optimise, a.confirm_scenario)
@@ -170,14 +197,35 @@ def parser() -> argparse.ArgumentParser:
                    help="write the observed scenario with b12/b23 replaced by the estimate, for one FEM run")
     i.add_argument("-o", "--output", required=True)
     i.set_defaults(run=_invert)
+    k = sub.add_parser("check", help="ask the out-of-distribution guard about a scenario: prints 'surrogate' and "
+                                     f"exits 0 inside the training data, prints 'fem: REASON' and exits {OUTSIDE} "
+                                     "outside (any refused or flagged value; engine auto runs the FEM then)")
+    k.add_argument("scenario")
+    k.add_argument("--model", required=True)
+    k.set_defaults(run=_check)
+    f = sub.add_parser("confirm", help="the observed scenario with the estimated boundaries as control grids, "
+                                       "for one FEM run (surrogate.confirm); crossing or too thin: refused")
+    f.add_argument("observed", help="the observed result file (its scenario attribute is the scenario)")
+    f.add_argument("estimate", help="the estimate file of `invert`")
+    f.add_argument("-o", "--output", required=True, help="scenario YAML to write")
+    f.set_defaults(run=_confirm)
+    m = sub.add_parser("misfit", help="observed records vs the FEM's records of the confirmation scenario: "
+                                      "relative L2 per component, GOF, boundary error (JSON)")
+    m.add_argument("observed")
+    m.add_argument("confirmed", nargs="?", help="the FEM's result file of the confirmation scenario")
+    m.add_argument("--refused", help="instead: why the estimate could not be confirmed (no valid model); "
+                                     "records the reason and the boundary error")
+    m.add_argument("--estimate", required=True, help="the estimate file the confirmation scenario came from")
+    m.add_argument("--tolerance", type=float, default=2.0, help="boundary elevation tolerance, m")
+    m.add_argument("-o", "--output", required=True, help="JSON file to write")
+    m.set_defaults(run=_misfit)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.run(args)
+        return args.run(args) or 0
     except SurrogateInputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 0

@@ -90,11 +90,11 @@ def generate_scenarios(base_text: str, n_models: int, seed: int, out_dir: str | 
     return paths
 
 
-def scenario_with_boundaries(scenario_text: str, control: np.ndarray, names: tuple[str, ...] = SURFACE_NAMES[1:]) -> str:
+def scenario_with_boundaries(scenario_text: str, control, names: tuple[str, ...] = SURFACE_NAMES[1:]) -> str:
     """YAML of the scenario with the named surfaces' elevations replaced by control grids, m.
 
-    control: (B, rows, cols), one grid per name (default b12, b23), row 0 at y0,
-    column 0 at x0. The result is validated as the FEM would (crossing layers are refused),
+    control: (B, rows, cols), or a sequence of B grids of their own shapes (1 x 1: flat),
+    one grid per name (default b12, b23), row 0 at y0, column 0 at x0. The result is validated as the FEM would (crossing layers are refused),
     so an estimate can be confirmed with one FEM run.
     """
     from fem.scenario import load_yaml

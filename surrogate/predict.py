@@ -85,6 +85,16 @@ class ForwardSurrogate:
         return result
 
 
+def choose_engine(scenario_path: str | Path, model_dir: str | Path) -> tuple[str, str]:
+    """`engine: auto`'s choice for one scenario: ('surrogate', '') where the guard finds it inside the
+    training data, else ('fem', the guard's reason). Inside means nothing refused and nothing flagged:
+    a geometry outside the training ranges (which `predict` would still predict, flagged) goes to the
+    FEM too, since auto exists to spend FEM runs where the surrogate is not to be trusted."""
+    model = ForwardSurrogate(model_dir).model
+    verdict = scenario_verdict(sc.load_scenario(scenario_path), model.ranges, model.source)
+    return ("fem", verdict.reason) if verdict.reason else ("surrogate", "")
+
+
 def output_paths(scenarios: list[str], output: str | None, output_dir: str | None) -> list[Path]:
     """Where each scenario's result goes: `-o FILE` for one scenario, `--output-dir DIR` (DIR/STEM.h5) for any."""
     if (output is None) == (output_dir is None):

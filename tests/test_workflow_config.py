@@ -62,8 +62,9 @@ def test_dry_run_of_shipped_config(config, profile):
         n_chunks = math.ceil(n_data / chunk) + math.ceil(n_new / chunk)
         assert chunked_jobs(jobs, "models") == chunked_jobs(jobs, "simulate") == n_chunks
         assert "mesh" not in jobs and "simulate_fem" not in jobs
+    # per new model: its inversion and the FEM's confirmation of it (scenario, FEM run, misfit: one job)
+    assert jobs["invert"] == jobs["confirm"] == n_new
     # one of each aggregate stage
-    assert jobs["invert"] == n_new
     assert jobs["train"] == len(cfg.get("train", {}).get("networks", ["inverse_pointwise", "forward"]))
     assert all(jobs[r] == 1 for r in ("dataset", "select", "evaluate", "report", "all"))
 
@@ -73,6 +74,19 @@ def test_engine_surrogate_plans_predictions_for_new_models():
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = planned_jobs(proc)
     assert jobs["simulate_fem"] == N_DATA and jobs["simulate_surrogate"] == N_NEW and jobs["mesh"] == N_DATA
+
+
+def test_engine_auto_plans_the_guard_rule_for_new_models():
+    """engine auto: one simulate_auto job per new model, which asks the guard (`surrogate check`) and runs
+    the surrogate or, on exit status 3, the FEM (meshing in the process: no mesh job for new models)."""
+    proc = snakemake("-n", "-p", "--forceall", "--cores", "2", "--config", "engine=auto")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = planned_jobs(proc)
+    assert jobs["simulate_auto"] == N_NEW and jobs["simulate_fem"] == jobs["mesh"] == N_DATA
+    assert "simulate_surrogate" not in jobs and jobs["confirm"] == N_NEW
+    command = next(line for line in proc.stdout.splitlines()
+                   if "python -m surrogate check results/scenarios/new/n000.yaml --model results/surrogate" in line)
+    assert "python -m surrogate predict" in command and "mpiexec -n 2 python -m fem run" in command
 
 
 @pytest.mark.parametrize("profile", [[], ["--profile", "slurm/profile"]], ids=["local", "slurm-profile"])
@@ -86,7 +100,7 @@ def test_chunk_plans_one_job_per_chunk_and_no_mesh_jobs(tmp_path, profile):
     n_chunks = math.ceil(N_DATA / 4) + math.ceil(N_NEW / 4)
     assert chunked_jobs(jobs, "simulate") == chunked_jobs(jobs, "models") == n_chunks == 13
     assert "mesh" not in jobs and "simulate_fem" not in jobs and "models" not in jobs
-    assert all(jobs[r] == 1 for r in ("dataset", "report")) and jobs["invert"] == N_NEW
+    assert all(jobs[r] == 1 for r in ("dataset", "report")) and jobs["invert"] == jobs["confirm"] == N_NEW
     # the last data chunk and its FEM command: its 4 scenarios in one process
     launcher = "srun" if profile else "mpiexec"
     assert "rule simulate_chunk_d0044_d0047:" in proc.stdout + proc.stderr

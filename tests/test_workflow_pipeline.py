@@ -30,6 +30,8 @@ N_DATA, N_NEW = CI["scenarios"]["data"]["count"], CI["scenarios"]["new"]["count"
 DATA_IDS = [f"d{i:04d}" for i in range(N_DATA)]
 NEW_IDS = [f"n{i:03d}" for i in range(N_NEW)]
 NETWORKS = ["inverse_pointwise", "forward"]     # the schema's default, which ci.yaml keeps
+#: the FEM's confirmation of each new model's estimate: scenario, FEM run, misfit in one job
+CONFIRM_JOBS = {"confirm": N_NEW}
 RUN_TIMEOUT_S = 1500
 # The shared run lands on the first test that asks for it: give each test room for it.
 pytestmark = pytest.mark.timeout(2 * RUN_TIMEOUT_S)
@@ -154,8 +156,18 @@ def assert_results_layout(wd: Path) -> None:
     assert (wd / "evaluation/metrics.json").is_file()
     page = (wd / "report/index.html").read_text()
     assert "89.1 %" in page and "simulate" in page
+    # the FEM confirmed each estimate: finite misfits, the engines, the boundary error, in the report
+    assert "FEM confirmation of the estimates" in page
+    for i in NEW_IDS:
+        confirm = json.loads((wd / "confirm" / f"{i}.json").read_text())
+        assert confirm["confirmed_engine"] == "fem" and confirm["observed_engine"] in ("fem", "surrogate")
+        values = [*confirm["relative_l2"].values(), confirm["gof"]["mean"], *confirm["boundary_error"].values()]
+        assert np.isfinite(values).all(), confirm
+        assert 0.0 <= confirm["gof"]["mean"] <= 10.0
+        assert f"<td>{i}</td><td>{confirm['observed_engine']}</td>" in page
     # every stage left a benchmark file with its wall time
-    for stage in ("models", "mesh", "simulate", "dataset", "train", "select", "evaluate", "invert", "report"):
+    for stage in ("models", "mesh", "simulate", "dataset", "train", "select", "evaluate", "invert", "confirm",
+                  "report"):
         assert list((wd / "benchmarks" / stage).rglob("*.tsv")), stage
 
 
@@ -222,10 +234,11 @@ def _override(wd: Path, key: str) -> Path:
 @pytest.mark.parametrize("key, expected", [
     # a training model: its chain, then everything that pools the data set
     ("data/d0001", {"models": 1, "mesh": 1, "simulate_fem": 1, "dataset": 1, "train": len(NETWORKS),
-                    "select": 1, "evaluate": 1, "invert": N_NEW, "report": 1, "run_config": 1, "all": 1}),
+                    "select": 1, "evaluate": 1, "invert": N_NEW, **CONFIRM_JOBS, "report": 1, "run_config": 1,
+                    "all": 1}),
     # a new model: its chain and the report; the data set and the networks stay
-    ("new/n000", {"models": 1, "mesh": 1, "simulate_fem": 1, "invert": 1, "report": 1, "run_config": 1,
-                  "all": 1}),
+    ("new/n000", {"models": 1, "mesh": 1, "simulate_fem": 1, "invert": 1, **CONFIRM_JOBS, "report": 1,
+                  "run_config": 1, "all": 1}),
 ])
 def test_changing_one_scenario_plans_only_the_jobs_that_depend_on_it(pipeline, key, expected):
     wd = pipeline["wd"]
@@ -243,8 +256,8 @@ def surrogate_run(pipeline, tmp_path_factory) -> Path:
     shutil.copytree(pipeline["wd"], wd, symlinks=True)
     shutil.copytree(wd / "results/simulations/new", wd / "fem_new")
     plan = run_snakemake(wd, "-n", "--cores", "2", "--config", "engine=surrogate", timeout=300)
-    assert planned_jobs(plan) == {"simulate_surrogate": N_NEW, "invert": N_NEW, "report": 1, "run_config": 1,
-                                  "all": 1}, plan.stdout[-3000:]
+    assert planned_jobs(plan) == {"simulate_surrogate": N_NEW, "invert": N_NEW, **CONFIRM_JOBS, "report": 1,
+                                  "run_config": 1, "all": 1}, plan.stdout[-3000:]
     proc = run_snakemake(wd, "--cores", "2", "--config", "engine=surrogate", timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return wd
@@ -263,3 +276,7 @@ def test_engine_surrogate_writes_result_files_with_the_fem_layout(surrogate_run)
             np.testing.assert_allclose(sur["receivers/t"][...], fem["receivers/t"][...], atol=1e-9)
             assert np.isfinite(sur["receivers/velocity"][...]).all()
         assert (surrogate_run / "results/inversion" / f"{i}.h5").is_file()
+        # the FEM confirms the estimate made from the surrogate's records, and the report says who observed
+        assert json.loads((surrogate_run / "results/confirm" / f"{i}.json").read_text())["observed_engine"] == \
+            "surrogate"
+        assert f"<td>{i}</td><td>surrogate</td>" in (surrogate_run / "results/report/index.html").read_text()

@@ -75,7 +75,9 @@ if rank == 0:
     ref_w = torch.cat([p.detach().flatten() for p in ref.parameters()])
     json.dump({"world": world, "slurm_job": os.environ.get("SLURM_JOB_ID"),
                "rank_spread": max(float((g - gathered[0]).abs().max()) for g in gathered),
-               "vs_single_process": float((gathered[0] - ref_w).abs().max())}, open(sys.argv[1], "w"))
+               # relative to the weights: the two sum the gradient in other orders, a float32 ulp apart
+               "vs_single_process": float((gathered[0] - ref_w).abs().max() / ref_w.abs().max())},
+              open(sys.argv[1], "w"))
 dist.destroy_process_group()
 """
 
@@ -182,7 +184,7 @@ def test_pipeline_through_slurm_gives_the_local_results(slurm_pipeline):
     assert_metrics_are_real(slurm_pipeline / "results")
 
 
-@pytest.mark.parametrize("rule", ["simulate_fem", "train"])
+@pytest.mark.parametrize("rule", ["simulate_fem", "confirm", "train"])
 def test_fem_and_training_ran_as_two_task_slurm_steps(slurm_pipeline, rule):
     jobs = _slurm_jobs(slurm_pipeline, rule)
     assert all(_ran_a_completed_two_task_step(job) for job in jobs), (rule, jobs)

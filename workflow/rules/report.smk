@@ -1,5 +1,5 @@
 # Stage 8, report: one HTML page with the scores against the published marks, the plots,
-# the inversion, run times per stage (from the benchmark files) and provenance.
+# the inversion and its FEM confirmation, run times per stage (from the benchmark files) and provenance.
 import yaml
 
 
@@ -26,6 +26,7 @@ rule report:
         config="results/report/config.yaml",
         estimates=expand("results/inversion/{id}.h5", id=SETS["new"]),
         scenarios=scenario_files("new"),
+        confirm=expand("results/confirm/{id}.json", id=SETS["new"]),
     output:
         "results/report/index.html",
     params:
@@ -39,4 +40,4 @@ rule report:
     shell:
         "python workflow/scripts/report.py --metrics {input.metrics} --plots results/evaluation"
         " --benchmarks results/benchmarks --config {input.config} --estimates {input.estimates}"
-        " --scenarios {input.scenarios} --tolerance {params.tolerance} -o {output} > {log} 2>&1"
+        " --scenarios {input.scenarios} --confirm {input.confirm} --tolerance {params.tolerance} -o {output} > {log} 2>&1"

@@ -1,5 +1,6 @@
 # Stage 3, simulate: one result file per scenario, same layout whichever engine wrote it.
-# The data set is always simulated with the FEM; the "new" models with config engine.
+# The data set is always simulated with the FEM; the "new" models with config engine (fem,
+# surrogate, or auto: the surrogate where its guard accepts the scenario, the FEM elsewhere).
 
 FEM_SETS = ["data", "new"] if config["engine"] == "fem" else ["data"]
 SIMULATE = config["simulate"]
@@ -102,3 +103,41 @@ if config["engine"] == "surrogate":
             "results/benchmarks/simulate/{set}/{id}.tsv"
         shell:
             "python -m surrogate predict {input.scenario} --model results/surrogate -o {output} > {log} 2>&1"
+
+
+if config["engine"] == "auto":
+    # `python -m surrogate check` asks the out-of-distribution guard (surrogate.predict.choose_engine):
+    # exit 0 (the scenario's layer properties, source, sampling and geometry all inside the training
+    # data): the surrogate predicts it; exit 3 (anything refused or flagged): the FEM runs it, meshing
+    # in the process. Any other status is an error. The result's `engine` attribute says which ran.
+    # The job holds the FEM's ranks either way (it cannot know beforehand which it needs).
+
+    rule simulate_auto:
+        input:
+            scenario="results/scenarios/{set}/{id}.yaml",
+            network="results/surrogate/forward",
+        output:
+            "results/simulations/{set}/{id}.h5",
+        wildcard_constraints:
+            set="new",
+        threads: SIMULATE["tasks"]
+        resources:
+            mpi=SIMULATE["mpi"],
+            tasks=SIMULATE["tasks"],
+            mem_mb_per_cpu=SIMULATE["mem_mb_per_task"],
+            runtime=SIMULATE["runtime_min"],
+        params:
+            env=threads_env(1),
+            model=lambda wildcards, input: os.path.dirname(input.network),
+        conda:
+            "../envs/pipeline.yaml"
+        log:
+            "results/logs/simulate/{set}/{id}.log",
+        benchmark:
+            "results/benchmarks/simulate/{set}/{id}.tsv"
+        shell:
+            "if python -m surrogate check {input.scenario} --model {params.model} > {log} 2>&1; then"
+            " python -m surrogate predict {input.scenario} --model {params.model} -o {output} >> {log} 2>&1;"
+            " else status=$?; [ $status -eq 3 ] || exit $status;"
+            " {params.env} {resources.mpi} -n {resources.tasks} python -m fem run {input.scenario}"
+            " -o {output} >> {log} 2>&1; fi"

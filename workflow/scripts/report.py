@@ -2,11 +2,12 @@
 
 Sections: headline scores against the published marks, every metric of
 metrics.json, the evaluation plots (PNG, embedded), the inversion of the "new"
-models, run times per stage from Snakemake's benchmark files, and provenance
+models and its FEM confirmation (results/confirm/ID.json: which engine produced the
+observation, misfit per component and GOF of the FEM run on the estimate, boundary error), run times per stage from Snakemake's benchmark files, and provenance
 (config, package versions, host, git commit).
 
     python workflow/scripts/report.py --metrics M.json --plots DIR --benchmarks DIR \
-        --config CONFIG.yaml [--estimates E.h5 ... --scenarios S.yaml ...] -o index.html
+        --config CONFIG.yaml [--estimates E.h5 ... --scenarios S.yaml ...] [--confirm C.json ...] -o index.html
 """
 from __future__ import annotations
 
@@ -75,6 +76,22 @@ def inversion_scores(estimates: list[Path], scenarios: list[Path], tolerance_m: 
     return rows
 
 
+def confirmation_rows(confirm: list[Path]) -> list[dict]:
+    """Per inverted model (surrogate.confirm's JSON): observation engine, relative L2 per component,
+    mean GOF of the FEM run on the estimate, and the estimate's boundary error."""
+    rows = []
+    for path in confirm:
+        c = json.loads(path.read_text())
+        error = c.get("boundary_error", {})
+        if "refused" in c:   # the estimate is no valid model (crossing or too thin): no FEM run
+            fields = {f"L2 {k}": "refused" for k in ("x", "y", "z")} | {"GOF": c["refused"]}
+        else:
+            fields = {f"L2 {k}": c["relative_l2"][k] for k in ("x", "y", "z")} | {"GOF": c["gof"]["mean"]}
+        rows.append({"model": path.stem, "observed by": c["observed_engine"], **fields,
+                     "rmse": error.get("rmse_m", "unknown"), "max": error.get("max_m", "unknown")})
+    return rows
+
+
 def versions() -> dict[str, str]:
     """Versions of the interpreter and the packages that shape the results."""
     from importlib.metadata import PackageNotFoundError, version
@@ -114,7 +131,7 @@ def headline(metrics: dict) -> list[tuple[str, str, str]]:
 
 
 def render(metrics: dict, plots: list[Path], times: list[dict], inversion: list[dict], config_text: str,
-           provenance: dict[str, str]) -> str:
+           provenance: dict[str, str], confirmation: list[dict] | None = None) -> str:
     """The report page (HTML text), images embedded so the file stands alone."""
     images = "".join(
         f'<figure><img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
@@ -134,6 +151,13 @@ def render(metrics: dict, plots: list[Path], times: list[dict], inversion: list[
         "<h2>Inversion of the new models</h2>",
         _table(inversion, ["model", "stations", "within tolerance", "RMSE (m)", "max error (m)"]) if inversion
         else "<p>no inversion in this run</p>",
+        "<h2>FEM confirmation of the estimates</h2>",
+        "<p>The observed scenario with the estimated boundaries, run with the FEM: relative L2 misfit per "
+        "component and Anderson GOF (0-10, mean over stations) of its records against the observation; "
+        "boundary error of the estimate against the observed scenario's surfaces at the stations.</p>"
+        + _table(confirmation, ["model", "observation engine", "relative L2 x", "relative L2 y", "relative L2 z",
+                                "GOF", "boundary RMSE (m)", "boundary max error (m)"]) if confirmation
+        else "<p>no FEM confirmation in this run</p>",
         f"<h2>Run time per stage (total {total:.1f} s of job time)</h2>",
         _table(times, ["stage", "jobs", "total (s)", "longest job (s)", "peak RSS (MB)"]),
         "<h2>Provenance</h2>", _table(list(provenance.items()), ["", ""]),
@@ -151,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, required=True, help="the run's configuration (YAML)")
     p.add_argument("--estimates", type=Path, nargs="*", default=[], help="estimate files of the invert stage")
     p.add_argument("--scenarios", type=Path, nargs="*", default=[], help="true scenarios of the estimates, same order")
+    p.add_argument("--confirm", type=Path, nargs="*", default=[], help="misfit files (JSON) of the confirm stage")
     p.add_argument("--tolerance", type=float, default=2.0, help="inversion tolerance, m")
     p.add_argument("-o", "--output", type=Path, required=True, help="HTML file to write")
     args = p.parse_args(argv)
@@ -159,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     page = render(json.loads(args.metrics.read_text()), sorted(args.plots.glob("*.png")),
                   stage_times(args.benchmarks), inversion_scores(args.estimates, args.scenarios, args.tolerance),
-                  args.config.read_text(), {"host": platform.node(), **versions()})
+                  args.config.read_text(), {"host": platform.node(), **versions()},
+                  confirmation_rows(args.confirm))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=args.output.parent, prefix=f".{args.output.name}.")
     with os.fdopen(fd, "w") as f:
