@@ -43,10 +43,10 @@ sys.path.insert(0, str(ROOT))
 ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
 
-def run(cmd: list[str], log: list[str]) -> tuple[float, int]:
-    """(wall seconds, peak RSS in MB) of one whole process; its stderr appended to log."""
+def run(cmd: list[str], log: list[str], cwd: Path = ROOT) -> tuple[float, int]:
+    """(wall seconds, peak RSS in MB) of one whole process run in cwd; its stderr appended to log."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=ENV, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -82,11 +82,15 @@ def main() -> None:
     p.add_argument("--config", default="config/benchmark.yaml", help="configuration whose distribution to draw")
     p.add_argument("--n", type=int, default=48, help="models on the new path")
     p.add_argument("--n-old", type=int, default=8, help="models on the old path")
+    p.add_argument("--old-tree", type=Path, help="run the old path's commands in this checkout of an earlier "
+                                                 "version (e.g. `git worktree add /tmp/old 0ca59b7`), not this one")
     p.add_argument("--batch", type=int, default=32, help="models advanced together on the new path")
     p.add_argument("--generator", choices=("gmsh", "columns"), default="gmsh", help="mesher of the new path")
     p.add_argument("--order", type=int, help="element order of the new path's meshes (default: the base's)")
     p.add_argument("--preconditioner", choices=("block_jacobi", "two_grid"), default="two_grid",
                    help="CG preconditioner of the new path (the old path: block_jacobi)")
+    p.add_argument("--solver", default="{}", help="further solver settings of the new path (JSON), "
+                                                  'e.g. \'{"backend": "torch"}\'')
     p.add_argument("--per-wavelength", type=float, help="elements per wavelength of the new path's meshes")
     args = p.parse_args()
     py = sys.executable
@@ -104,18 +108,20 @@ def main() -> None:
         old_log: list[str] = []
         old_wall, old_rss = 0.0, 0
         (tmp / "old").mkdir()
+        old_root = (args.old_tree or ROOT).resolve()
         for i in range(args.n_old):
             s = tmp / "old" / f"m{i}.yaml"
             w, r = run([py, "workflow/scripts/scenario.py", str(base), "--seed", str(seed), "--index", str(i),
-                        "--fixed-layers", "--distribution", json.dumps(dist), "-o", str(s)], old_log)
+                        "--fixed-layers", "--distribution", json.dumps(dist), "-o", str(s)], old_log, old_root)
             old_wall, old_rss = old_wall + w, max(old_rss, r)
-            drawn = yaml.safe_load(s.read_text())
-            drawn["solver"] = {"predictor": "polynomial"}
-            s.write_text(yaml.safe_dump(drawn, sort_keys=False))
+            if args.old_tree is None:   # this version: the old solver by its settings (an old one has it)
+                drawn = yaml.safe_load(s.read_text())
+                drawn["solver"] = {"predictor": "polynomial"}
+                s.write_text(yaml.safe_dump(drawn, sort_keys=False))
             for cmd in ([py, "-m", "fem", "mesh", str(s), "--save", str(s.with_suffix(".npz"))],
                         [py, "-m", "fem", "run", str(s), "--mesh", str(s.with_suffix(".npz")), "-o",
                          str(s.with_suffix(".h5"))]):
-                w, r = run(cmd, old_log)
+                w, r = run(cmd, old_log, old_root)
                 old_wall, old_rss = old_wall + w, max(old_rss, r)
 
         # new: one process draws, one process simulates
@@ -126,7 +132,7 @@ def main() -> None:
             columns["mesh"]["order"] = args.order
         if args.per_wavelength:
             columns["mesh"]["elements_per_wavelength"] = args.per_wavelength
-        columns["solver"] = {"preconditioner": args.preconditioner}
+        columns["solver"] = {"preconditioner": args.preconditioner, **json.loads(args.solver)}
         colbase = tmp / "columns.yaml"
         colbase.write_text(yaml.safe_dump(columns, sort_keys=False))
         w_gen, r_gen = run([py, "-m", "surrogate", "generate", "--base", str(colbase), "--config", str(ROOT / args.config),
@@ -144,7 +150,7 @@ def main() -> None:
                             "--batch", str(args.batch)], new_log)
         old_per, new_per = old_wall / args.n_old, (w_gen + w_run) / args.n
         print(f"base {args.base}, distribution of {args.config}; one core each path")
-        print(f"old: {args.n_old} models, {old_per:.2f} s/model, {3600 / old_per:.0f} models/core-hour, "
+        print(f"old ({old_root}): {args.n_old} models, {old_per:.2f} s/model, {3600 / old_per:.0f} models/core-hour, "
               f"peak RSS {old_rss} MB, CG {cg_mean(old_log):.1f} iterations/step")
         mesher = ("gmsh, batches of one" if top is None else f"column topology nx={top.nx} ny={top.ny} "
                   f"levels={list(top.levels)} order {top.order}, batches of {args.batch}")
