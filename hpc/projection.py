@@ -33,14 +33,16 @@ CUTOFF = 1e-12
 
 
 class SubspacePredictor:
-    """Per-case ring buffers of the last `size` solutions and their images, (C, size, n) each."""
+    """Per-case ring buffers of the last `size` solutions, (C, size, n), and their Gram matrices S^T A S.
+
+    The images A s enter only through the Gram matrix, updated from each new image as it is added,
+    so they are not kept."""
 
     def __init__(self, n_cases: int, n_local: int, n_owned: int, size: int, comm: MPI.Comm):
         if size < 1:
             raise ValueError(f"projection size must be at least 1, got {size}")
         self.size, self.n_owned, self.comm = size, n_owned, comm
         self.s = np.zeros((n_cases, size, n_local))
-        self.w = np.zeros((n_cases, size, n_local))
         self.gram = np.zeros((n_cases, size, size))
         self.count = np.zeros(n_cases, dtype=np.int64)   # solutions stored so far (capped at size)
         self.newest = np.full(n_cases, -1, dtype=np.int64)  # slot of the newest solution
@@ -76,7 +78,6 @@ class SubspacePredictor:
         for c in cases:
             k = (self.newest[c] + 1) % self.size
             self.s[c, k] = x[c]
-            self.w[c, k] = ax[c]
             self.newest[c] = k
             self.count[c] = min(self.count[c] + 1, self.size)
             slot[c] = k
