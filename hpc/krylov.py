@@ -62,7 +62,10 @@ def pcg(A: Operator, b: np.ndarray, x0: np.ndarray, preconditioner: Precondition
     n_owned_dofs default to those of a DistributedMatrix A and are required for
     a callable A. Stops when ||r|| <= rtol ||b|| or after max_iter iterations:
     check relative_residual against rtol to detect non-convergence. Raises
-    ValueError if the operator shows a non-positive curvature p.Ap.
+    ValueError if b or x0 hold non-finite values, if the operator shows a
+    non-positive or non-finite curvature p.Ap, or if the residual turns
+    non-finite (the checks read the globally reduced scalars only, so every
+    rank raises together and none waits in a collective; no extra reduction).
     Collective over comm; all ranks return the same iteration count.
     """
     if isinstance(A, DistributedMatrix):
@@ -93,6 +96,8 @@ def pcg(A: Operator, b: np.ndarray, x0: np.ndarray, preconditioner: Precondition
     z = np.empty_like(x)
     apply_M(r, z)
     bb, rz, rr = global_dots((b, b), (r, z), (r, r))
+    if not np.isfinite(bb + rr + rz):   # NaN or inf anywhere in b, x0 (or A x0, M r) on any rank
+        raise ValueError("CG: non-finite right-hand side or initial guess")
     if bb == 0.0:
         x[:] = 0.0
         return CGResult(x, 0, 0.0)
@@ -105,6 +110,8 @@ def pcg(A: Operator, b: np.ndarray, x0: np.ndarray, preconditioner: Precondition
     for iterations in range(1, max_iter + 1):
         apply_A(p, q)
         (pq,) = global_dots((p, q))
+        if not np.isfinite(pq):
+            raise ValueError(f"CG breakdown at iteration {iterations}: p.Ap = {pq:g} (non-finite values)")
         if pq <= 0.0:
             raise ValueError(f"CG breakdown at iteration {iterations}: p.Ap = {pq:g} <= 0, "
                              f"the operator is not positive definite")
@@ -115,6 +122,8 @@ def pcg(A: Operator, b: np.ndarray, x0: np.ndarray, preconditioner: Precondition
         r -= step
         apply_M(r, z)
         rz_next, rr = global_dots((r, z), (r, r))
+        if not np.isfinite(rr + rz_next):
+            raise ValueError(f"CG: non-finite residual at iteration {iterations}")
         if np.sqrt(rr) <= rtol * b_norm:
             break
         p *= rz_next / rz
