@@ -2,8 +2,15 @@
 
 Boundary elevations: fraction of estimates with |target - estimate| < tolerance
 (default 2 m) over both boundaries and every test station, per boundary, and
-RMSE; beside them the trivial predictor: the training mean of each boundary's
-depth below the (known) ground. Every inverse estimator is scored (each network,
+RMSE, with a 95 % bootstrap interval over the test models (`bootstrap`); beside
+them the baselines (`baselines`, surrogate.baselines, each with its interval):
+the training mean of each boundary's depth below the (known) ground (`trivial`,
+also kept at the top level), the per-model mean-depth oracle (each model's true
+mean depth: what a perfect 1D-per-model inversion reaches) and, under a plane
+wave, the classical 1D fit per station (the exact column response, layer
+properties known). `by_roughness`: the headline estimator's score per third of
+the (model, boundary) pairs ranked by the spread of the true elevation, from
+nearly flat to the most 3D. Every inverse estimator is scored (each network,
 and their mean where two are trained, with its validation loss); the headline is
 the one `invert` uses, chosen on validation (surrogate.ensemble), never on test.
 Its `uncertainty` block (where `select` calibrated sigma on validation,
@@ -13,7 +20,9 @@ Ground motion (forward networks): median relative L2 misfit, PGV within
 +-pgv_tolerance (m/s) and within 10 %, Anderson-style goodness of fit
 (surrogate.gof), over the three components and per component (x, y, z: under
 a vertically incident plane wave the cross components are the test of a 3D
-surrogate); `ground_motion` scores the network `predict` uses (forward_spatial
+surrogate), and per component the time-frequency envelope and phase goodness
+of fit of Kristekova et al. (surrogate.tfgof) over the data set's band: median
+EG, PG and the share of traces that fit well (both >= 6, "good" or better); `ground_motion` scores the network `predict` uses (forward_spatial
 where trained, else forward), `ground_motion.by_network` every one trained.
 """
 from __future__ import annotations
@@ -21,19 +30,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 
+from fem.scenario import PlaneWave, load_yaml, parse_scenario, parse_source
+from surrogate.baselines import bootstrap_within, column_fit_estimate, mean_depth_oracle
 from surrogate.dataset import TEST, TRAIN, VALIDATION, Store, load_store
 from surrogate.ensemble import (calibration, candidate_estimates, candidates, chosen, network_spread, selection,
                                 validation_loss)
 from surrogate.errors import SurrogateInputError
-from surrogate.features import FORWARD_TASKS, boundary_depth
+from surrogate.features import BOUNDARY_NAMES, FORWARD_TASKS, boundary_depth
 from surrogate.gof import anderson_gof, peak_ground_velocity, relative_l2
 from surrogate.inference import find_model, load_trained, predict_velocity
 from surrogate.generate import write_text_atomic
+from surrogate.tfgof import gof_summary, tf_gof
 from surrogate.uncertainty import coverage_scores
-
-BOUNDARY_NAMES = ("b12", "b23")
 
 
 def boundary_scores(estimate: np.ndarray, target: np.ndarray, tolerance_m: float) -> dict:
@@ -44,6 +55,28 @@ def boundary_scores(estimate: np.ndarray, target: np.ndarray, tolerance_m: float
             "rmse_m": float(np.sqrt((err[:, b] ** 2).mean()))} for b in range(err.shape[1])}
     return {"within_tolerance": float((err < tolerance_m).mean()), "rmse_m": float(np.sqrt((err**2).mean())),
             "per_boundary": per}
+
+
+def by_roughness(estimate: np.ndarray, target: np.ndarray, tolerance_m: float, n_bins: int = 3) -> list[dict]:
+    """Within tolerance per class of 3D-ness: each (model, boundary) by the spread (std over the stations) of
+    the true elevation, cut at its quantiles into n_bins classes of equal count; estimate, target (N, B, R) m."""
+    spread = target.std(axis=2).ravel()
+    within = (np.abs(estimate - target) < tolerance_m).mean(axis=2).ravel()
+    edges = np.quantile(spread, np.linspace(0, 1, n_bins + 1))
+    cls = np.clip(np.searchsorted(edges, spread, side="right") - 1, 0, n_bins - 1)
+    return [{"spread_m": [float(edges[k]), float(edges[k + 1])], "within_tolerance": float(within[cls == k].mean()),
+             "n": int((cls == k).sum())} for k in range(n_bins) if (cls == k).any()]
+
+
+def baseline_estimates(store: Store, store_path: str | Path, models: np.ndarray) -> dict[str, np.ndarray]:
+    """(N, B, R) boundary elevations of the baselines beside every inverse score (surrogate.baselines):
+    the training mean, the per-model mean-depth oracle and, under a plane wave, the 1D column fit per station."""
+    out = {"trivial": trivial_estimate(store, models), "mean_depth_oracle": mean_depth_oracle(store, models)}
+    if isinstance(parse_source(load_yaml(store.source)), PlaneWave):
+        with h5py.File(store_path, "r") as f:
+            base = parse_scenario(f["provenance/scenario"].asstr()[int(models[0])])
+        out["column_fit"] = column_fit_estimate(store, models, base)
+    return out
 
 
 def trivial_estimate(store: Store, models: np.ndarray) -> np.ndarray:
@@ -79,10 +112,16 @@ def evaluate(store_path: str | Path, model_dir: str | Path, out_dir: str | Path,
             by_network[name]["validation_loss"] = validation_loss(on_val[name], store, val)
     if by_network:
         best = chosen(model_dir)
+        baselines = baseline_estimates(store, store_path, test)
         metrics["boundary_elevation"] = {
             "tolerance_m": tolerance_m, "network": best, **boundary_scores(estimates[best], target, tolerance_m),
+            "bootstrap": bootstrap_within(estimates[best], target, tolerance_m),
             "n_estimates": int(target.size),
-            "trivial": boundary_scores(trivial_estimate(store, test), target, tolerance_m),
+            "trivial": boundary_scores(baselines["trivial"], target, tolerance_m),
+            "baselines": {name: {**boundary_scores(b, target, tolerance_m),
+                                 "bootstrap": bootstrap_within(b, target, tolerance_m)}
+                          for name, b in baselines.items()},
+            "by_roughness": by_roughness(estimates[best], target, tolerance_m),
             "by_network": by_network}
         cal = calibration(selection(model_dir), best)
         if cal is not None:
@@ -100,7 +139,7 @@ def evaluate(store_path: str | Path, model_dir: str | Path, out_dir: str | Path,
         pred = np.stack([predict_velocity(forward, store.ground_elevation[m], store.boundary_elevation[m],
                                           store.layers[m], store.station_xy) for m in test])
         motion[task] = ground_motion_scores(pred.reshape(-1, *pred.shape[2:]), ref.reshape(-1, *ref.shape[2:]),
-                                            dt, pgv_tolerance)
+                                            dt, pgv_tolerance, (store.frequency[0], store.frequency[-1]))
         if len(motion) == 1:   # the network predict uses
             plots.waveform_overlay(out_dir / "waveforms.png", store.time, pred[0], ref[0])
     if motion:
@@ -112,8 +151,9 @@ def evaluate(store_path: str | Path, model_dir: str | Path, out_dir: str | Path,
     return metrics
 
 
-def ground_motion_scores(pred: np.ndarray, ref: np.ndarray, dt: float, pgv_tolerance: float) -> dict:
-    """Scores of predicted vs reference station velocities, both (N, 3, T) m/s."""
+def ground_motion_scores(pred: np.ndarray, ref: np.ndarray, dt: float, pgv_tolerance: float,
+                         band: tuple[float, float]) -> dict:
+    """Scores of predicted vs reference station velocities, both (N, 3, T) m/s; band (f_min, f_max) Hz."""
     pgv_p, pgv_r = peak_ground_velocity(pred), peak_ground_velocity(ref)
     misfit, gof = relative_l2(pred, ref), anderson_gof(pred, ref, dt)
     return {"relative_l2_median": float(np.median(misfit)), "relative_l2_mean": float(misfit.mean()),
@@ -121,12 +161,15 @@ def ground_motion_scores(pred: np.ndarray, ref: np.ndarray, dt: float, pgv_toler
             "pgv_within_tolerance": float((np.abs(pgv_p - pgv_r) <= pgv_tolerance).mean()),
             "pgv_within_10_percent": float((np.abs(pgv_p - pgv_r) <= 0.1 * pgv_r).mean()),
             "gof_median": float(np.median(gof)), "gof_mean": float(gof.mean()), "n_stations": int(len(gof)),
-            "per_component": {name: component_scores(pred[:, c:c + 1], ref[:, c:c + 1], dt)
+            "per_component": {name: component_scores(pred[:, c:c + 1], ref[:, c:c + 1], dt, band)
                               for c, name in enumerate("xyz")}}
 
 
-def component_scores(pred: np.ndarray, ref: np.ndarray, dt: float) -> dict:
-    """Median relative L2 misfit and goodness of fit of one component, (N, 1, T) m/s each."""
+def component_scores(pred: np.ndarray, ref: np.ndarray, dt: float, band: tuple[float, float]) -> dict:
+    """Median relative L2 misfit, Anderson and time-frequency goodness of fit of one component, (N, 1, T) m/s each."""
     misfit, gof = relative_l2(pred, ref), anderson_gof(pred, ref, dt)
+    tf = gof_summary(*tf_gof(pred[:, 0], ref[:, 0], dt, *band))
     return {"relative_l2_median": float(np.median(misfit)), "relative_l2_mean": float(misfit.mean()),
-            "gof_median": float(np.median(gof)), "gof_mean": float(gof.mean())}
+            "gof_median": float(np.median(gof)), "gof_mean": float(gof.mean()),
+            "envelope_gof_median": tf["median_eg"], "phase_gof_median": tf["median_pg"],
+            "tf_fit_well": tf["frac_fit"]}

@@ -14,7 +14,11 @@ Tasks:
   Each waveform sample is standardised on its own, as every feature is: the
   late, weak reflections count as much as the direct arrival (one scale for the
   whole waveform instead: 94.3 %).
-* `inverse_spatial`: the station grid as an image. Input (3F + CT + 1, ny, nx), target (B, ny, nx).
+* `inverse_spatial`: the station grid as an image. Input (3F + 3T + 1, ny, nx), target (B, ny, nx):
+  the waveforms of all three components (`inverse_components`). On 3D ground
+  the cross components are what the lateral structure scatters out of the
+  driven one; a network that sees the neighbours can place that structure,
+  where the point-wise network only reads them as noise (above).
 * `forward`: one station's local ground model: ground elevation, boundary
   depths and all layer properties (1 + B + 4L); target its velocity (3T), m/s,
   scaled by one RMS so that the loss is a relative waveform misfit.
@@ -33,6 +37,8 @@ import numpy as np
 
 from fem.scenario import PlaneWave, load_yaml, parse_source
 
+#: names of the layer boundaries, top down (stores hold B of them; names beyond these are boundary<b>)
+BOUNDARY_NAMES = ("b12", "b23")
 TASKS = ("inverse_pointwise", "inverse_spatial", "forward", "forward_spatial")
 INVERSE_TASKS = TASKS[:2]
 #: the forward networks, in the order `predict` prefers them
@@ -48,6 +54,14 @@ def waveform_components(source_yaml: str) -> tuple[int, ...]:
     what the lateral variations scatter. A point source drives all three."""
     source = parse_source(load_yaml(source_yaml))
     return ("xyz".index(source.component),) if isinstance(source, PlaneWave) else (0, 1, 2)
+
+
+def inverse_components(task: str, source_yaml: str) -> tuple[int, ...]:
+    """Velocity components whose waveforms the inverse network of `task` reads.
+
+    The point-wise network reads those the source drives (`waveform_components`);
+    the spatial network all three."""
+    return (0, 1, 2) if task == "inverse_spatial" else waveform_components(source_yaml)
 
 
 def inverse_inputs(spectra: np.ndarray, velocity: np.ndarray, ground: np.ndarray,

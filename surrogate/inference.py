@@ -17,8 +17,8 @@ import numpy as np
 from surrogate import modelfile
 from surrogate.errors import SurrogateInputError
 from surrogate.guard import RANGES_KEY
-from surrogate.features import (forward_inputs, forward_spatial_inputs, from_grid, inverse_inputs, to_grid,
-                                waveform_components)
+from surrogate.features import (forward_inputs, forward_spatial_inputs, from_grid, inverse_components, inverse_inputs,
+                                to_grid)
 from surrogate.nets import MLP_TASKS, NetworkSpec, build_network
 from surrogate.nets.mlp_numpy import linear_layers, mlp_forward
 from surrogate.normalise import Normaliser, revert, standardise
@@ -116,7 +116,7 @@ def estimate_boundaries(model: Trained, spectra: np.ndarray, velocity: np.ndarra
     The spatial network estimates the training grid; stations off that grid
     get the grid estimate interpolated (linear, nearest beyond the outer stations).
     """
-    x = inverse_inputs(spectra, velocity, ground, waveform_components(model.source))
+    x = inverse_inputs(spectra, velocity, ground, inverse_components(model.spec.task, model.source))
     if x.shape[-1] != model.spec.n_inputs:
         raise SurrogateInputError(f"the {model.spec.task} network reads {model.spec.n_inputs} features per station, "
                                   f"these records give {x.shape[-1]} (other sampling, or a network trained before "

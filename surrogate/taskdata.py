@@ -8,7 +8,7 @@ import numpy as np
 from surrogate.dataset import TEST, TRAIN, VALIDATION, Store
 from surrogate.errors import SurrogateInputError
 from surrogate.features import (TASKS, boundary_depth, forward_inputs, forward_spatial_inputs, forward_spatial_targets,
-                                inverse_inputs, to_grid, waveform_components)
+                                inverse_components, inverse_inputs, to_grid)
 from surrogate.normalise import Normaliser, standardise
 
 
@@ -31,7 +31,7 @@ def task_arrays(store: Store, task: str, models: np.ndarray) -> TaskArrays:
         _need_grid(store, task)
         return TaskArrays(forward_spatial_inputs(g, b, store.layers[models], store.station_xy, store.grid),
                           forward_spatial_targets(store.velocity[models].astype(np.float64), store.grid))
-    x = inverse_inputs(store.spectra[models], store.velocity[models], g, waveform_components(store.source))
+    x = inverse_inputs(store.spectra[models], store.velocity[models], g, inverse_components(task, store.source))
     y = boundary_depth(g, b)
     if task == "inverse_spatial":
         _need_grid(store, task)

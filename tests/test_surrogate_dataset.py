@@ -93,6 +93,11 @@ def test_inverse_inputs_are_spectra_the_driven_waveform_and_ground(built):
     assert train.inputs[0, -1] == store.ground_elevation[first, 0]
     norm = prepare(store, "inverse_pointwise").input_norm
     np.testing.assert_allclose(norm.mean, train.inputs.mean(axis=0), rtol=1e-9, atol=1e-12)
+    # the spatial network reads all three components' waveforms: the cross components carry the 3D structure
+    grid = task_arrays(store, "inverse_spatial", store.models(TRAIN))
+    nx, ny = store.grid
+    assert grid.inputs.shape[1:] == (3 * f + 3 * t + 1, ny, nx)
+    np.testing.assert_allclose(grid.inputs[0, 3 * f: -1, 0, 0], store.velocity[first, 0].ravel(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("source, components", [

@@ -49,6 +49,9 @@ def test_spatial_forward_network_predicts_the_cross_components(trained):
     assert spatial["x"] <= 1.5 * pointwise["x"]
     assert motion["by_network"]["forward_spatial"]["per_component"]["z"]["gof_median"] > \
         motion["by_network"]["forward"]["per_component"]["z"]["gof_median"]
+    # the time-frequency envelope fit (Kristekova et al.) of the cross component z tells the two apart the same way
+    assert motion["by_network"]["forward_spatial"]["per_component"]["z"]["envelope_gof_median"] > \
+        motion["by_network"]["forward"]["per_component"]["z"]["envelope_gof_median"]
 
 
 def test_predict_uses_the_spatial_network(trained, tmp_path):

@@ -219,6 +219,11 @@ def assert_metrics_are_real(wd: Path) -> None:
     assert be["within_tolerance"] == pytest.approx(float((error < 2.0).mean()), abs=1e-9)
     assert be["rmse_m"] == pytest.approx(float(np.sqrt((error ** 2).mean())), rel=1e-6)
     assert be["trivial"] == boundary_scores(trivial_estimate(store, test), target, 2.0)
+    assert be["bootstrap"]["ci_low"] <= be["within_tolerance"] <= be["bootstrap"]["ci_high"]
+    oracle = store.ground_elevation[test][:, None] - (store.ground_elevation[test][:, None] - target).mean(-1)[..., None]
+    assert be["baselines"]["mean_depth_oracle"]["within_tolerance"] == boundary_scores(oracle, target, 2.0)[
+        "within_tolerance"]
+    assert {"trivial", "mean_depth_oracle", "column_fit"} <= set(be["baselines"])
     # the network learned something: its error is below the spread of the boundaries it estimates
     assert be["rmse_m"] < target.std(axis=(0, 2)).max() + 2.0 * be["trivial"]["rmse_m"]
     gm = metrics["ground_motion"]
