@@ -18,6 +18,11 @@ SETS = {
 }
 TRAIN = config["train"]
 INVERSE_NETWORKS = [n for n in TRAIN["networks"] if n.startswith("inverse")]
+# The forward network `predict` uses (surrogate.features.FORWARD_TASKS): the field-to-field one
+# (forward_spatial: all three components of every station) where it is trained.
+FORWARD_NETWORK = "forward_spatial" if "forward_spatial" in TRAIN["networks"] else "forward"
+# Networks whose samples are whole station grids (one per ground model), not stations.
+GRID_NETWORKS = ("inverse_spatial", "forward_spatial")
 # Checkpoints of the training runs, keyed by the settings that shape the result.
 TRAINING_DIR = "results/training"
 TRAIN_KEY = hashlib.sha1(json.dumps({k: TRAIN[k] for k in ("epochs", "batch_size", "grid_batch_size", "learning_rate",

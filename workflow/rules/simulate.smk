@@ -90,7 +90,7 @@ if config["engine"] == "surrogate":
     rule simulate_surrogate:
         input:
             scenario="results/scenarios/{set}/{id}.yaml",
-            network="results/surrogate/forward",
+            network=f"results/surrogate/{FORWARD_NETWORK}",
         output:
             "results/simulations/{set}/{id}.h5",
         wildcard_constraints:
@@ -115,7 +115,7 @@ if config["engine"] == "auto":
     rule simulate_auto:
         input:
             scenario="results/scenarios/{set}/{id}.yaml",
-            network="results/surrogate/forward",
+            network=f"results/surrogate/{FORWARD_NETWORK}",
         output:
             "results/simulations/{set}/{id}.h5",
         wildcard_constraints:

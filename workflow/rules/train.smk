@@ -11,12 +11,12 @@ rule train:
     output:
         directory("results/surrogate/{network}"),
     wildcard_constraints:
-        network="inverse_pointwise|inverse_spatial|forward",
+        network="inverse_pointwise|inverse_spatial|forward_spatial|forward",
     params:
         work=lambda wildcards: f"{TRAINING_DIR}/{TRAIN_KEY}",
         epochs=TRAIN["epochs"],
-        # the U-Net's samples are whole station grids (one per ground model), not stations
-        batch_size=lambda wildcards: TRAIN["grid_batch_size" if wildcards.network == "inverse_spatial" else "batch_size"],
+        # the U-Nets' samples are whole station grids (one per ground model), not stations
+        batch_size=lambda wildcards: TRAIN["grid_batch_size" if wildcards.network in GRID_NETWORKS else "batch_size"],
         learning_rate=TRAIN["learning_rate"],
         patience=TRAIN["patience"],
         seed=TRAIN["seed"],
