@@ -205,14 +205,17 @@ def _polish(forward: ColumnForward, layers: np.ndarray, ground: np.ndarray, obse
 
 
 def column_fit_estimate(store: Store, models: np.ndarray, base_scenario: Scenario | str | Path, grid_m: float = GRID_M,
-                        ground_bin_m: float = 0.5, margin_m: float = 2.0, iterations: int = ITERATIONS) -> np.ndarray:
+                        ground_bin_m: float = 0.5, margin_m: float = 2.0, iterations: int = ITERATIONS,
+                        depth_range: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(N, B, R) m: boundary elevations of the best exact 1D column under each station (see the module docstring).
 
     base_scenario: the scenario (or its file) the store's models were drawn from
     (domain bottom, Rayleigh band, time step, source); any one of its models will do.
+    depth_range: (lower, upper) depths searched, each (B,) m; default the store's
+    training range (`training_depth_range`), e.g. another store's for a held-out set.
     """
     forward = column_forward(store, base_scenario)
-    lower, upper = training_depth_range(store, margin_m)
+    lower, upper = depth_range if depth_range is not None else training_depth_range(store, margin_m)
     models = np.asarray(models)
     ground = store.ground_elevation[models]                                         # (N, R)
     observed = store.spectra[models][:, :, "xyz".index(forward.component)].astype(np.float64)   # (N, R, F)
