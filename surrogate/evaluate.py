@@ -24,6 +24,10 @@ surrogate), and per component the time-frequency envelope and phase goodness
 of fit of Kristekova et al. (surrogate.tfgof) over the data set's band: median
 EG, PG and the share of traces that fit well (both >= 6, "good" or better); `ground_motion` scores the network `predict` uses (forward_spatial
 where trained, else forward), `ground_motion.by_network` every one trained.
+Where a forward network carries a calibrated trace std (surrogate.train
+`fit_trace_std`, calibrated on validation), its scores add per component
+`within_2sigma`: the share of test samples (station, time sample) with
+|pred - ref| <= 2 sigma (95 % on validation by construction), and `sigma_median_m_s`.
 """
 from __future__ import annotations
 
@@ -139,7 +143,8 @@ def evaluate(store_path: str | Path, model_dir: str | Path, out_dir: str | Path,
         pred = np.stack([predict_velocity(forward, store.ground_elevation[m], store.boundary_elevation[m],
                                           store.layers[m], store.station_xy) for m in test])
         motion[task] = ground_motion_scores(pred.reshape(-1, *pred.shape[2:]), ref.reshape(-1, *ref.shape[2:]),
-                                            dt, pgv_tolerance, (store.frequency[0], store.frequency[-1]))
+                                            dt, pgv_tolerance, (store.frequency[0], store.frequency[-1]),
+                                            std=forward.trace_std)   # (3, T) or None: the same at every station
         if len(motion) == 1:   # the network predict uses
             plots.waveform_overlay(out_dir / "waveforms.png", store.time, pred[0], ref[0])
     if motion:
@@ -152,17 +157,27 @@ def evaluate(store_path: str | Path, model_dir: str | Path, out_dir: str | Path,
 
 
 def ground_motion_scores(pred: np.ndarray, ref: np.ndarray, dt: float, pgv_tolerance: float,
-                         band: tuple[float, float]) -> dict:
-    """Scores of predicted vs reference station velocities, both (N, 3, T) m/s; band (f_min, f_max) Hz."""
+                         band: tuple[float, float], std: np.ndarray | None = None) -> dict:
+    """Scores of predicted vs reference station velocities, both (N, 3, T) m/s; band (f_min, f_max) Hz.
+
+    std: the predictions' calibrated standard deviation, (N, 3, T) m/s (or anything broadcasting to it,
+    e.g. (3, T)); where given, per component `within_2sigma` and `sigma_median_m_s` are added."""
     pgv_p, pgv_r = peak_ground_velocity(pred), peak_ground_velocity(ref)
     misfit, gof = relative_l2(pred, ref), anderson_gof(pred, ref, dt)
+    per_component = {name: component_scores(pred[:, c:c + 1], ref[:, c:c + 1], dt, band)
+                     for c, name in enumerate("xyz")}
+    if std is not None:
+        sigma = np.broadcast_to(np.asarray(std, dtype=np.float64), pred.shape)
+        within = np.abs(pred.astype(np.float64) - ref) <= 2 * sigma
+        for c, name in enumerate("xyz"):
+            per_component[name]["within_2sigma"] = float(within[:, c].mean())
+            per_component[name]["sigma_median_m_s"] = float(np.median(sigma[:, c]))
     return {"relative_l2_median": float(np.median(misfit)), "relative_l2_mean": float(misfit.mean()),
             "pgv_tolerance_m_s": pgv_tolerance,
             "pgv_within_tolerance": float((np.abs(pgv_p - pgv_r) <= pgv_tolerance).mean()),
             "pgv_within_10_percent": float((np.abs(pgv_p - pgv_r) <= 0.1 * pgv_r).mean()),
             "gof_median": float(np.median(gof)), "gof_mean": float(gof.mean()), "n_stations": int(len(gof)),
-            "per_component": {name: component_scores(pred[:, c:c + 1], ref[:, c:c + 1], dt, band)
-                              for c, name in enumerate("xyz")}}
+            "per_component": per_component}
 
 
 def component_scores(pred: np.ndarray, ref: np.ndarray, dt: float, band: tuple[float, float]) -> dict:

@@ -5,6 +5,11 @@ task (DIR may also be one task's folder itself). The MLPs (point-wise inverse,
 forward) are evaluated in numpy; torch is imported only for the U-Nets
 (inverse_spatial, forward_spatial) and for gradients through a network
 (surrogate.optimise), so `predict` with the point-wise forward network never loads it.
+
+Forward networks trained with a calibrated trace std (surrogate.train
+`fit_trace_std`, model.npz's optional `trace_std/sigma`) carry it as
+`Trained.trace_std` (3, T) m/s; `predict_velocity_std` gives it per station
+(None for networks without it).
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ class Trained:
     grid: tuple[int, int]        #: (nx, ny) of the training receiver grid
     source: str                  #: YAML of the source it was trained for
     ranges: dict | None = None   #: the training split's ranges (surrogate.guard); None: trained before they were kept
+    trace_std: np.ndarray | None = None   #: (3, T) m/s calibrated std of a forward network's traces; None: not kept
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Physical outputs for physical inputs (N, C) or (N, C, ny, nx)."""
@@ -68,7 +74,19 @@ def load_trained(path: str | Path) -> Trained:
                    Normaliser(a["input_norm/mean"], a["input_norm/std"]),
                    Normaliser(a["target_norm/mean"], a["target_norm/std"]),
                    a["frequency"], a["time"], a["station_xy"], tuple(meta["grid"]), meta["source"],
-                   meta.get(RANGES_KEY))
+                   meta.get(RANGES_KEY), _trace_std(m, path))
+
+
+def _trace_std(m: modelfile.ModelFile, path) -> np.ndarray | None:
+    """The optional (3, T) trace std, checked; None where the file has none."""
+    sigma = m.optional.get("trace_std/sigma")
+    if sigma is None:
+        return None
+    n_t = m.arrays["time"].shape[0]
+    if sigma.shape != (3, n_t) or not np.all(np.isfinite(sigma)) or not np.all(sigma > 0):
+        raise SurrogateInputError(f"{path}: trace_std/sigma must be (3, {n_t}) finite and positive, "
+                                  f"got shape {sigma.shape}")
+    return sigma.astype(np.float64)
 
 
 def find_model(model_dir: str | Path, tasks: tuple[str, ...]) -> Path:
@@ -104,6 +122,15 @@ def predict_velocity(model: Trained, ground: np.ndarray, boundary: np.ndarray, l
     grid_v = model(forward_spatial_inputs(ground[None], boundary[None], layers[None], model.station_xy, model.grid))
     v = np.concatenate([from_grid(grid_v), _off_grid(grid_v, model, xy[nx * ny:])], axis=1)[0]
     return v.reshape(ground.shape[0], 3, -1).astype(np.float32)
+
+
+def predict_velocity_std(model: Trained, n_stations: int) -> np.ndarray | None:
+    """(R, 3, T) float32 calibrated std, m/s, of `predict_velocity`'s traces at n_stations stations;
+    None for a network trained without it. One sigma per component and time sample (surrogate.train
+    `fit_trace_std`): the same at every station."""
+    if model.trace_std is None:
+        return None
+    return np.broadcast_to(model.trace_std, (n_stations, *model.trace_std.shape)).astype(np.float32)
 
 
 def estimate_boundaries(model: Trained, spectra: np.ndarray, velocity: np.ndarray, ground: np.ndarray,

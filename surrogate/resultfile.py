@@ -1,4 +1,9 @@
-"""Result files through fem.result (the one reader and writer), and the estimate file of `invert`."""
+"""Result files through fem.result (the one reader and writer), and the estimate file of `invert`.
+
+A surrogate result may add `receivers/velocity_std` (R, 3, T) float32, m/s: the
+calibrated standard deviation of each velocity sample (`write_surrogate_result`);
+fem.result's reader ignores it, so every reader of result files still reads them.
+"""
 from __future__ import annotations
 
 import os
@@ -8,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from fem.result import Result
+from fem.result import Result, write_result
 from fem.result import read_result as fem_read_result
 from surrogate.errors import SurrogateInputError
 
@@ -31,6 +36,34 @@ def read_result(path: str | Path) -> Result:
     if not np.all(np.isfinite(res.velocity)):
         raise SurrogateInputError(f"{path}: receivers/velocity holds non-finite values")
     return res
+
+
+VELOCITY_STD = "receivers/velocity_std"
+
+
+def write_surrogate_result(path: str | Path, result: Result, attrs: dict | None = None,
+                           velocity_std: np.ndarray | None = None) -> None:
+    """fem.result.write_result, plus VELOCITY_STD (same shape as the velocity) where given; atomic."""
+    if velocity_std is None:
+        write_result(path, result, attrs)
+        return
+    if velocity_std.shape != result.velocity.shape:
+        raise ValueError(f"velocity_std {velocity_std.shape} differs from velocity {result.velocity.shape}")
+    tmp = atomic_h5(path)
+    try:
+        write_result(tmp, result, attrs)
+        with h5py.File(tmp, "a") as f:
+            f.create_dataset(VELOCITY_STD, data=np.asarray(velocity_std, dtype=np.float32))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_velocity_std(path: str | Path) -> np.ndarray | None:
+    """VELOCITY_STD of a result file, or None where it has none (FEM results, networks without it)."""
+    with h5py.File(path, "r") as f:
+        return f[VELOCITY_STD][...] if VELOCITY_STD in f else None
 
 
 def atomic_h5(path: str | Path) -> str:

@@ -19,6 +19,22 @@ each sample of a global batch flips x and y with probability 1/2 each, drawn
 from a generator seeded by (seed, step) and dealt by the sample's place in the
 global batch, so W processes flip what one process flips and a resumed job
 flips what an uninterrupted one does.
+
+Forward networks (`forward`, `forward_spatial`) leave with a calibrated standard
+deviation of their traces (`fit_trace_std`): whenever model.npz is written, the
+network being saved predicts the whole validation split (float32, no autocast:
+as `predict` runs it), and from the residuals pred - truth in m/s per validation
+station trace (N, 3, T)
+
+    sigma(c, t) = k_c * rms(c, t)
+
+rms(c, t): the RMS of the residual at component c and time sample t over the
+validation traces; k_c: the smallest factor such that 95 % of the validation
+samples (station, t) of component c lie within +-2 sigma. The arrays go into
+model.npz's optional `trace_std/...` entries, the numbers into meta["trace_std"]
+(surrogate.modelfile). Under DDP only rank 0 writes model.npz, so only rank 0
+computes it, with the unwrapped network (no collective calls) on all the
+validation data every rank holds.
 """
 from __future__ import annotations
 
@@ -39,10 +55,12 @@ from surrogate import distributed
 from surrogate.checkpoint import load, restore_rng_states, rng_states, save_atomic
 from surrogate.dataset import load_store
 from surrogate.errors import SurrogateInputError
+from surrogate.features import FORWARD_TASKS, from_grid
 from surrogate.guard import RANGES_KEY, training_ranges
 from surrogate.mirror import random_mirrors, store_mirrors
 from surrogate.modelfile import NAME as MODEL_FILE, ModelFile, write_model
 from surrogate.nets import NetworkSpec, build_network
+from surrogate.normalise import revert
 from surrogate.taskdata import prepare
 
 
@@ -230,7 +248,64 @@ def _bundle(net, spec, cfg, data, store, progress, ranges) -> ModelFile:
               "input_norm/mean": data.input_norm.mean, "input_norm/std": data.input_norm.std,
               "target_norm/mean": data.target_norm.mean, "target_norm/std": data.target_norm.std}
     weights = {k: v.detach().cpu().float().numpy() for k, v in net.state_dict().items()}
-    return ModelFile(meta, arrays, weights)
+    optional = {}
+    residual = validation_residuals(net, data, spec.task) if spec.task in FORWARD_TASKS else None
+    if residual is not None and residual.shape[0]:
+        optional, meta["trace_std"] = fit_trace_std(residual)
+    return ModelFile(meta, arrays, weights, optional)
+
+
+#: share of validation samples within +-2 sigma that the trace std is calibrated to
+TRACE_COVERAGE = 0.95
+TRACE_METHOD = ("sigma(c, t) = k_c * rms(c, t), m/s; rms: RMS over the validation station traces of pred - truth "
+                "at component c, time sample t; k_c: +-2 sigma covers 95 % of component c's validation samples")
+
+
+def fit_trace_std(residual: np.ndarray, coverage: float = TRACE_COVERAGE) -> tuple[dict[str, np.ndarray], dict]:
+    """Calibrated trace std from validation residuals pred - truth (N, 3, T), m/s.
+
+    Returns the optional model arrays {trace_std/sigma, trace_std/rms} (3, T) m/s and the
+    calibration numbers for meta. rms(c, t) is floored at 1e-3 of the component's overall
+    RMS (and 1e-30 m/s), so that sigma is positive wherever the validation residual happens
+    to vanish; k_c is the `coverage` quantile of |residual| / (2 rms) over component c."""
+    r = np.asarray(residual, dtype=np.float64)
+    if r.ndim != 3 or r.shape[1] != 3 or r.shape[0] == 0:
+        raise ValueError(f"fit_trace_std: want residuals (N > 0, 3, T), got {r.shape}")
+    overall = np.sqrt(np.mean(r**2, axis=(0, 2)))                          # (3,)
+    rms = np.maximum(np.sqrt(np.mean(r**2, axis=0)), np.maximum(1e-3 * overall, 1e-30)[:, None])
+    ratio = np.abs(r) / (2 * rms)                                          # (N, 3, T)
+    k = np.array([max(float(np.quantile(ratio[:, c].ravel(), coverage, method="higher")), 1e-3)
+                  for c in range(3)])
+    sigma = k[:, None] * rms
+    within = (np.abs(r) <= 2 * sigma).mean(axis=(0, 2))
+    meta = {"method": TRACE_METHOD, "coverage_target": coverage, "k": k.tolist(),
+            "within_2sigma_validation": within.tolist(), "n_validation_traces": int(r.shape[0]),
+            "components": ["x", "y", "z"]}
+    return {"trace_std/sigma": sigma, "trace_std/rms": rms}, meta
+
+
+def validation_residuals(net, data, task: str, chunk: int = 0) -> np.ndarray | None:
+    """(N, 3, T) pred - truth in m/s of every validation station trace (forward_spatial: the grid
+    stations of every validation model), with the unwrapped network in float32 as `predict` runs it;
+    None without validation samples. Restores the network's train/eval mode."""
+    val = data.validation
+    n = val.inputs.shape[0]
+    if n == 0:
+        return None
+    chunk = chunk or (4096 if task == "forward" else 16)
+    dev = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            pred = np.concatenate([net(torch.from_numpy(val.inputs[i:i + chunk]).to(dev)).float().cpu().numpy()
+                                   for i in range(0, n, chunk)])
+    finally:
+        net.train(was_training)
+    res = revert(pred, data.target_norm) - revert(val.targets, data.target_norm)
+    if task == "forward_spatial":
+        res = from_grid(res)                                               # (N, ny*nx, 3T)
+    return res.reshape(-1, 3, res.shape[-1] // 3)
 
 
 def _summary(cfg, stopped, progress, out) -> dict:
