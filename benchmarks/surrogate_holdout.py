@@ -101,8 +101,8 @@ def main() -> None:
     for name, s in {**out["by_network"], **out["baselines"]}.items():
         print(line(name, s))
     for task, g in out.get("ground_motion", {}).items():
-        comps = "  ".join(f"{c}: L2 {v['relative_l2_median']:.2f} EG {v['envelope_gof_median']:.1f} "
-                          f"PG {v['phase_gof_median']:.1f} fit {100 * v['tf_fit_well']:.0f} %"
+        comps = "  ".join(f"{c}: L2 {v['relative_l2_median']:.2f} EG>6 {100 * v['envelope_gof_above_6']:.0f} % "
+                          f"PG>8 {100 * v['phase_gof_above_8']:.0f} %"
                           for c, v in g["per_component"].items())
         print(f"  {task}: {comps}")
     if a.out:
