@@ -22,6 +22,7 @@ import numpy as np
 from surrogate import modelfile
 from surrogate.errors import SurrogateInputError
 from surrogate.guard import RANGES_KEY
+from surrogate.mirror import mirror_inputs, mirror_targets, store_mirrors
 from surrogate.features import (forward_inputs, forward_spatial_inputs, from_grid, inverse_components, inverse_inputs,
                                 to_grid)
 from surrogate.nets import MLP_TASKS, NetworkSpec, build_network
@@ -154,9 +155,36 @@ def estimate_boundaries(model: Trained, spectra: np.ndarray, velocity: np.ndarra
         nx, ny = model.grid
         if xy.shape[0] < nx * ny or not np.allclose(xy[: nx * ny], model.station_xy[: nx * ny], atol=1e-6):
             raise SurrogateInputError(f"the spatial network needs the training grid of {nx}x{ny} stations first")
-        grid_depth = model(to_grid(x, model.grid))                       # (N, B, ny, nx)
+        grid_depth = mirror_mean(model, to_grid(x, model.grid))          # (N, B, ny, nx)
         depth = np.concatenate([from_grid(grid_depth), _off_grid(grid_depth, model, xy[nx * ny:])], axis=1)
     return ground[:, None, :] - np.swapaxes(depth, 1, 2)
+
+
+def mirror_mean(model: Trained, grid_inputs: np.ndarray) -> np.ndarray:
+    """The spatial inverse's (N, B, ny, nx) depths averaged over the four mirror images of the records.
+
+    Under a vertically incident plane wave the records of the mirrored ground
+    (surrogate.mirror) are the mirrored records with sign changes; the network
+    estimates each image, the estimate is mirrored back and the four are averaged
+    (the network is not mirror-equivariant by construction, so this is an ensemble
+    of four views). Where the mirrors do not hold (point source, a grid not
+    symmetric about its centre) it is the plain estimate.
+    """
+    try:
+        mirrors = store_mirrors(model.source, model.station_xy, model.grid, model.time.shape[0], model.spec.task,
+                                model.frequency.shape[0])
+    except SurrogateInputError:
+        return model(grid_inputs)
+    views = []
+    for axes in ("", "x", "y", "xy"):
+        x = grid_inputs
+        for axis in axes:
+            x = mirror_inputs(x, axis, mirrors)
+        depth = model(x)
+        for axis in axes:
+            depth = mirror_targets(depth, axis, mirrors)
+        views.append(depth)
+    return np.mean(views, axis=0)
 
 
 def _off_grid(grid_depth: np.ndarray, model: Trained, xy: np.ndarray) -> np.ndarray:

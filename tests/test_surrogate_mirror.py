@@ -1,4 +1,4 @@
-"""Mirror augmentation of forward_spatial samples (surrogate.mirror): the transform of a sample is the
+"""Mirror augmentation of the grid networks' samples (surrogate.mirror): the transform of a sample is the
 sample of the mirrored ground model, station by station and component by component."""
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from surrogate.dataset import Store
 from surrogate.errors import SurrogateInputError
 from surrogate.features import N_POSITION_CHANNELS
 from surrogate.mirror import component_signs, mirror, random_mirrors, store_mirrors
-from surrogate.normalise import standardise
-from surrogate.taskdata import component_rms, task_arrays
+from surrogate.normalise import Normaliser, standardise
+from surrogate.taskdata import _channels_last, component_rms, task_arrays
 
 PLANE = "type: plane_wave\ncomponent: {}\nwavelet: {{type: ricker, f0: 2.0, t0: 0.6, amplitude: 0.01}}\n"
 POINT = ("type: moment_tensor\nposition: [50.0, 50.0, -30.0]\ntensor: {mxx: 1.0, myy: 1.0, mzz: 1.0, mxy: 0.0, "
@@ -37,14 +37,9 @@ def test_component_signs(source, axis, expected):
     assert component_signs(source, axis).tolist() == list(expected)
 
 
-@pytest.mark.parametrize("component", ["x", "y", "z"])
-@pytest.mark.parametrize("axis", ["x", "y"])
-def test_mirrored_sample_is_the_mirrored_models_sample(component, axis):
-    store = grid_store(component)
-    mirrors = store_mirrors(store.source, store.station_xy, store.grid, T)
-    arrays = task_arrays(store, "forward_spatial", np.arange(2))
-    x, y = mirror(arrays.inputs, arrays.targets, axis, mirrors)
-    # the mirrored model built station by station: station r takes the values of the station at M xy_r
+def mirrored_store(store: Store, component: str, axis: str) -> Store:
+    """The store of the mirrored models built station by station: station r takes the values of the
+    station at M xy_r, its velocity components the signs of the mirror, its spectra none."""
     grid_xy = store.station_xy[: NX * NY]
     centre = (grid_xy.max(0) + grid_xy.min(0)) / 2
     k = "xy".index(axis)
@@ -52,14 +47,23 @@ def test_mirrored_sample_is_the_mirrored_models_sample(component, axis):
                  for p in grid_xy]
     signs = component_signs(component, axis)
     velocity = store.velocity.astype(np.float64)[:, source_of] * signs[:, None]
-    mirrored = Store(store.spectra, np.concatenate([velocity, store.velocity[:, NX * NY:]], axis=1),
-                     np.concatenate([store.ground_elevation[:, source_of], store.ground_elevation[:, NX * NY:]],
-                                    axis=1),
-                     np.concatenate([store.boundary_elevation[..., source_of],
-                                     store.boundary_elevation[..., NX * NY:]], axis=-1),
-                     store.layers, store.station_xy, store.frequency, store.time, store.split, store.grid,
-                     store.source)
-    expected = task_arrays(mirrored, "forward_spatial", np.arange(2))
+    return Store(np.concatenate([store.spectra[:, source_of], store.spectra[:, NX * NY:]], axis=1),
+                 np.concatenate([velocity, store.velocity[:, NX * NY:]], axis=1),
+                 np.concatenate([store.ground_elevation[:, source_of], store.ground_elevation[:, NX * NY:]], axis=1),
+                 np.concatenate([store.boundary_elevation[..., source_of], store.boundary_elevation[..., NX * NY:]],
+                                axis=-1),
+                 store.layers, store.station_xy, store.frequency, store.time, store.split, store.grid,
+                 store.source)
+
+
+@pytest.mark.parametrize("component", ["x", "y", "z"])
+@pytest.mark.parametrize("axis", ["x", "y"])
+def test_mirrored_sample_is_the_mirrored_models_sample(component, axis):
+    store = grid_store(component)
+    mirrors = store_mirrors(store.source, store.station_xy, store.grid, T)
+    arrays = task_arrays(store, "forward_spatial", np.arange(2))
+    x, y = mirror(arrays.inputs, arrays.targets, axis, mirrors)
+    expected = task_arrays(mirrored_store(store, component, axis), "forward_spatial", np.arange(2))
     np.testing.assert_allclose(x, expected.inputs, atol=1e-12)
     np.testing.assert_allclose(y, expected.targets, atol=1e-6)
     # the station positions stay where the stations are
@@ -103,3 +107,54 @@ def test_mirrors_are_refused_where_not_derived():
     skewed[0, 0] += 3.0
     with pytest.raises(SurrogateInputError, match="symmetric"):
         store_mirrors(store.source, skewed, store.grid, T)
+
+
+@pytest.mark.parametrize("component", ["x", "y", "z"])
+@pytest.mark.parametrize("axis", ["x", "y"])
+def test_mirrored_inverse_sample_is_the_mirrored_models_sample(component, axis):
+    """inverse_spatial: records in, depth maps out; physical and standardised (per-channel mean != 0)."""
+    store = grid_store(component, n_models=3)
+    f = store.frequency.shape[0]
+    mirrors = store_mirrors(store.source, store.station_xy, store.grid, T, "inverse_spatial", f)
+    arrays = task_arrays(store, "inverse_spatial", np.arange(3))
+    assert arrays.inputs.shape[1] == 3 * f + 3 * T + 1
+    expected = task_arrays(mirrored_store(store, component, axis), "inverse_spatial", np.arange(3))
+    x, y = mirror(arrays.inputs, arrays.targets, axis, mirrors)
+    np.testing.assert_allclose(x, expected.inputs, atol=1e-6)
+    np.testing.assert_array_equal(y, expected.targets)
+    norm = Normaliser.fit(_channels_last(arrays.inputs))
+    assert np.abs(norm.mean[3 * f:3 * f + 3 * T]).min() > 1e-3   # the offsets matter
+    xs, ys = mirror(standardise(arrays.inputs, norm), arrays.targets, axis, mirrors.standardised(norm.mean, norm.std))
+    np.testing.assert_allclose(xs, standardise(expected.inputs, norm), atol=1e-5)
+    np.testing.assert_array_equal(ys, expected.targets)
+
+
+def test_mirrors_are_only_for_the_grid_networks():
+    store = grid_store("x")
+    with pytest.raises(SurrogateInputError, match="not inverse_pointwise"):
+        store_mirrors(store.source, store.station_xy, store.grid, T, "inverse_pointwise")
+
+
+def test_mirror_mean_estimate_is_mirror_equivariant():
+    """The spatial inverse averaged over the four mirror images (surrogate.inference.mirror_mean):
+    the records of the mirrored ground give the mirrored estimate, for any network weights."""
+    import torch
+
+    from surrogate.inference import Trained, mirror_mean
+    from surrogate.nets import NetworkSpec, build_network
+    store = grid_store("x", n_models=2)
+    f = store.frequency.shape[0]
+    arrays = task_arrays(store, "inverse_spatial", np.arange(2))
+    torch.manual_seed(0)
+    spec = NetworkSpec("inverse_spatial", arrays.inputs.shape[1], B, width=4, levels=1)
+    weights = {k: v.numpy() for k, v in build_network(spec).state_dict().items()}
+    model = Trained(weights, spec, Normaliser.fit(_channels_last(arrays.inputs)),
+                    Normaliser.fit(_channels_last(arrays.targets)), store.frequency, store.time, store.station_xy,
+                    store.grid, store.source)
+    plain, averaged = model(arrays.inputs), mirror_mean(model, arrays.inputs)
+    assert np.abs(plain - averaged).max() > 1e-3   # a random network is not equivariant by itself
+    mirrors = store_mirrors(store.source, store.station_xy, store.grid, T, "inverse_spatial", f)
+    for axis in "xy":
+        x, _ = mirror(arrays.inputs, arrays.targets, axis, mirrors)
+        _, expected = mirror(arrays.inputs, averaged, axis, mirrors)
+        np.testing.assert_allclose(mirror_mean(model, x), expected, rtol=1e-5, atol=1e-5)

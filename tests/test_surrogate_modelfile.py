@@ -43,8 +43,8 @@ def test_numpy_mlp_equals_the_torch_mlp(hidden):
     assert np.abs(out - reference).max() <= 2e-6 * np.abs(reference).max()
 
 
-def _model_file(task="forward", n_in=5, n_out=6) -> tuple[ModelFile, torch.nn.Module]:
-    spec = NetworkSpec(task, n_in, n_out, (8, 8), width=4, levels=1)
+def _model_file(task="forward", n_in=5, n_out=6, lift=()) -> tuple[ModelFile, torch.nn.Module]:
+    spec = NetworkSpec(task, n_in, n_out, (8, 8), width=4, levels=1, lift=lift)
     torch.manual_seed(0)
     net = build_network(spec).eval()
     rng = np.random.default_rng(0)
@@ -56,10 +56,11 @@ def _model_file(task="forward", n_in=5, n_out=6) -> tuple[ModelFile, torch.nn.Mo
     return ModelFile(meta, arrays, {k: v.numpy() for k, v in net.state_dict().items()}), net
 
 
-@pytest.mark.parametrize("task, x_shape", [("forward", (30, 5)), ("inverse_pointwise", (30, 5)),
-                                           ("inverse_spatial", (3, 5, 4, 3))])
-def test_model_file_round_trip_and_inference_equal_to_the_torch_network(tmp_path, task, x_shape):
-    original, net = _model_file(task)
+@pytest.mark.parametrize("task, x_shape, lift", [("forward", (30, 5), ()), ("inverse_pointwise", (30, 5), ()),
+                                                 ("inverse_spatial", (3, 5, 4, 3), ()),
+                                                 ("inverse_spatial", (3, 5, 4, 3), (16, 8))])
+def test_model_file_round_trip_and_inference_equal_to_the_torch_network(tmp_path, task, x_shape, lift):
+    original, net = _model_file(task, lift=lift)
     write_model(tmp_path / "model.npz", original)
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]      # the temporary file is gone
     back = read_model(tmp_path / "model.npz")
@@ -70,6 +71,7 @@ def test_model_file_round_trip_and_inference_equal_to_the_torch_network(tmp_path
     for k, v in original.weights.items():
         np.testing.assert_array_equal(back.weights[k], v)
     trained = load_trained(tmp_path / "model.npz")
+    assert trained.spec.lift == lift
     x = np.random.default_rng(3).normal(size=x_shape) * 2.0
     with torch.no_grad():
         z = net(torch.from_numpy(standardise(x, trained.input_norm))).numpy()

@@ -19,13 +19,14 @@ class NetworkSpec:
     hidden: tuple[int, ...] = (256, 256, 256)   #: MLP hidden widths
     width: int = 32                  #: U-Net channels at full resolution
     levels: int = 2                  #: U-Net down-sampling steps
+    lift: tuple[int, ...] = ()       #: U-Net: hidden widths of the per-station lift (1 x 1 convolutions) before it
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "NetworkSpec":
-        return cls(**{**d, "hidden": tuple(d["hidden"])})
+        return cls(**{**d, "hidden": tuple(d["hidden"]), "lift": tuple(d.get("lift", ()))})
 
 
 def build_network(spec: NetworkSpec):
@@ -34,4 +35,4 @@ def build_network(spec: NetworkSpec):
         from surrogate.nets.mlp import MLP
         return MLP(spec.n_inputs, spec.n_outputs, spec.hidden)
     from surrogate.nets.unet import UNet
-    return UNet(spec.n_inputs, spec.n_outputs, spec.width, spec.levels)
+    return UNet(spec.n_inputs, spec.n_outputs, spec.width, spec.levels, spec.lift)

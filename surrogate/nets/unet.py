@@ -31,9 +31,12 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 class UNet(nn.Module):
     """x (N, C_in, ny, nx) -> (N, C_out, ny, nx); any grid size (skips are resized to match)."""
 
-    def __init__(self, c_in: int, c_out: int, width: int = 32, levels: int = 2):
+    def __init__(self, c_in: int, c_out: int, width: int = 32, levels: int = 2, lift: tuple[int, ...] = ()):
         super().__init__()
-        self.lift = nn.Sequential(nn.Conv2d(c_in, width, 1), nn.GELU())   # compress the many spectral channels
+        # compress each station's many channels (spectra, waveform samples) on its own: an MLP of 1 x 1 convolutions
+        sizes = (c_in, *lift, width)
+        self.lift = nn.Sequential(*(layer for a, b in zip(sizes[:-1], sizes[1:])
+                                    for layer in (nn.Conv2d(a, b, 1), nn.GELU())))
         self.down = nn.ModuleList(_block(width * 2**i, width * 2 ** (i + 1)) for i in range(levels))
         self.top = _block(width, width)
         self.up = nn.ModuleList(_block(width * 2 ** (i + 1) + width * 2**i, width * 2**i)
