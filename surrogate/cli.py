@@ -1,6 +1,9 @@
 """`python -m surrogate SUBCOMMAND ...`: thin adapters from the command line to library calls.
 
-Bad or missing inputs end with one line on stderr and exit status 2.
+Bad or missing inputs end with one line on stderr and exit status 2. A `train` that stops
+before it finishes (SIGTERM: preemption or the time limit; --max-steps) ends with one line
+on stderr and exit status UNFINISHED (75): its checkpoint is written, its network is not final
+(workflow/rules/train.smk publishes nothing then), and the same command resumes it.
 """
 from __future__ import annotations
 
@@ -16,6 +19,12 @@ from surrogate.errors import SurrogateInputError
 
 #: exit status of `check` for a scenario the guard does not accept (the FEM should run it)
 OUTSIDE = 3
+#: exit status of `train` when it stopped before it finished (SIGTERM, --max-steps): checkpoint written,
+#: network not final; run the same command again to resume (EX_TEMPFAIL of sysexits.h: try again later).
+#: Launchers pass on a non-zero status of their own (torchrun: 1; srun: the largest task status).
+UNFINISHED = 75
+#: how a finished training ends (surrogate.train summary "stopped"); anything else is unfinished
+FINISHED = ("epochs", "early_stopping")
 
 
 def _generate(a) -> None:
@@ -65,8 +74,9 @@ def train_config(path: str | None, overrides: dict):
     if unknown:
         raise SurrogateInputError(f"{path}: unknown training setting(s) {', '.join(unknown)}")
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if "hidden" in values:
-        values["hidden"] = tuple(values["hidden"])
+    for key in ("hidden", "lift"):
+        if key in values:
+            values[key] = tuple(values[key])
     return TrainConfig(**values)
 
 
@@ -79,8 +89,17 @@ def _train(a) -> None:
     cfg = train_config(a.config, {"task": a.task, "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
                                   "max_steps": a.max_steps, "seed": a.seed, "patience": a.patience})
     summary = train(cfg, a.store, a.out)
-    if read_placement().is_root:
+    root = read_placement().is_root
+    if root:
         print(json.dumps(summary))
+    if summary["stopped"] not in FINISHED:
+        if root:
+            why = "by SIGTERM" if summary["stopped"] == "signal" else f"at --max-steps {cfg.max_steps}"
+            print(f"train: stopped {why} at step {summary['step']} (epoch {summary['epoch']}): checkpoint "
+                  f"{Path(a.out) / cfg.task / 'checkpoint.pt'} written, the network is not final; run again to "
+                  "resume", file=sys.stderr, flush=True)
+        return UNFINISHED
+    return 0
 
 
 def _evaluate(a) -> None:
@@ -155,14 +174,22 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("-o", "--output", required=True)
     d.set_defaults(run=_dataset)
-    t = sub.add_parser("train", help="train one network (one process, or many under torchrun/srun/mpiexec)")
+    t = sub.add_parser("train", help="train one network (one process, or many under torchrun/srun/mpiexec); "
+                                     f"exits {UNFINISHED} if stopped before the end (SIGTERM, --max-steps)",
+                       description="Train one network; OUT/TASK/checkpoint.pt resumes an unfinished run (with as "
+                                   "many processes as wrote it). Exit status 0: finished (epochs or early "
+                                   f"stopping), OUT/TASK/model.npz is final; {UNFINISHED}: stopped before the end "
+                                   "by SIGTERM (preemption, time limit) or --max-steps, checkpoint written, the "
+                                   "network not final, the same command resumes; 2: bad input.")
     t.add_argument("--store", required=True)
     t.add_argument("--task", required=True, help="inverse_pointwise, inverse_spatial, forward or forward_spatial")
     t.add_argument("--out", required=True, help="surrogate folder; the network goes to OUT/TASK/")
     t.add_argument("--config", help="YAML/JSON of TrainConfig fields")
     for name, typ in (("epochs", int), ("batch-size", int), ("lr", float), ("max-steps", int), ("seed", int),
                       ("patience", int)):
-        t.add_argument(f"--{name}", type=typ)
+        t.add_argument(f"--{name}", type=typ,
+                       help=f"stop after this global step, checkpointed, with exit status {UNFINISHED}"
+                       if name == "max-steps" else None)
     t.set_defaults(run=_train)
     e = sub.add_parser("evaluate", help="score the trained networks on the test split: metrics.json + PNGs")
     e.add_argument("--store", required=True)

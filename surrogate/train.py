@@ -14,7 +14,8 @@ split's ranges that predict's guard checks: surrogate.guard). A job that
 finds `checkpoint.pt` resumes from it; SIGTERM (Slurm's preemption signal) or
 `max_steps` makes it write the checkpoint and leave.
 
-`forward_spatial` samples are mirrored at random (surrogate.mirror; `mirror`):
+The grid networks' samples (`forward_spatial`, `inverse_spatial`) are mirrored at random
+(surrogate.mirror; `mirror`):
 each sample of a global batch flips x and y with probability 1/2 each, drawn
 from a generator seeded by (seed, step) and dealt by the sample's place in the
 global batch, so W processes flip what one process flips and a resumed job
@@ -57,7 +58,7 @@ from surrogate.dataset import load_store
 from surrogate.errors import SurrogateInputError
 from surrogate.features import FORWARD_TASKS, from_grid
 from surrogate.guard import RANGES_KEY, training_ranges
-from surrogate.mirror import random_mirrors, store_mirrors
+from surrogate.mirror import TASKS as MIRROR_TASKS, Mirrors, random_mirrors, store_mirrors
 from surrogate.modelfile import NAME as MODEL_FILE, ModelFile, write_model
 from surrogate.nets import NetworkSpec, build_network
 from surrogate.normalise import revert
@@ -75,11 +76,12 @@ class TrainConfig:
     hidden: tuple[int, ...] = (256, 256, 256)   #: MLP widths
     width: int = 32                     #: U-Net base channels
     levels: int = 2                     #: U-Net levels
+    lift: tuple[int, ...] = ()          #: U-Net: hidden widths of the per-station lift before it
     seed: int = 0                       #: seeds initialisation and the sampler's shuffles
     log_every: int = 50                 #: steps between progress lines (rank 0)
     checkpoint_every: int = 200         #: steps between checkpoints (also at every epoch end)
     max_steps: int = 0                  #: stop (checkpointed) after this global step; 0: no limit
-    mirror: bool = True                 #: forward_spatial: random mirror flips of the training samples
+    mirror: bool = True                 #: grid networks: random mirror flips of the training samples
 
 
 @dataclass
@@ -93,7 +95,11 @@ class Progress:
 
 
 class _Sigterm:
-    """Remembers a SIGTERM so the loop can checkpoint at the next step boundary."""
+    """Remembers a SIGTERM so the loop can checkpoint at the next step boundary.
+
+    The run then returns stopped == "signal" (on every rank, whichever rank was signalled), and
+    `python -m surrogate train` exits with surrogate.cli.UNFINISHED, not 0: the network in OUT/TASK/
+    is not final, and the next run with the same OUT resumes from the checkpoint."""
 
     def __init__(self):
         self.received = False
@@ -124,7 +130,7 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
         raise SurrogateInputError(f"train: {n_train} training samples cannot feed {world} processes")
     steps_per_epoch = n_train // batch
     spec = NetworkSpec(cfg.task, data.train.inputs.shape[1], data.train.targets.shape[1],
-                       tuple(cfg.hidden), cfg.width, cfg.levels)
+                       tuple(cfg.hidden), cfg.width, cfg.levels, tuple(cfg.lift))
     net = build_network(spec).to(dev)
     model = DistributedDataParallel(net, device_ids=[dev] if dev.type == "cuda" else None) if world > 1 else net
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -134,8 +140,7 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
     if ckpt_path.is_file():
         progress = _resume(load(ckpt_path), net, optimizer, scheduler, cfg)
     x_train, y_train = torch.from_numpy(data.train.inputs), torch.from_numpy(data.train.targets)
-    mirrors = (store_mirrors(store.source, store.station_xy, store.grid, store.time.shape[0])
-               if cfg.task == "forward_spatial" and cfg.mirror else None)
+    mirrors = _mirrors(cfg, store, data)
     sampler = DistributedSampler(range(n_train), num_replicas=world, rank=placement.rank, shuffle=True,
                                  seed=cfg.seed, drop_last=True)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else nullcontext()
@@ -170,9 +175,10 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
             halt = _agree(sigterm.received or (cfg.max_steps and progress.step >= cfg.max_steps), dev)
             if halt or progress.step % cfg.checkpoint_every == 0:
                 save()
-            if halt:
+            if halt:   # the reason, agreed too: a rank that was not signalled must not report "max_steps"
+                signalled = _agree(sigterm.received, dev)
                 distributed.barrier()
-                return _summary(cfg, "signal" if sigterm.received else "max_steps", progress, out)
+                return _summary(cfg, "signal" if signalled else "max_steps", progress, out)
         val = _validation_loss(model, data.validation, placement, autocast)
         progress.history.append({"epoch": progress.epoch, "step": progress.step,
                                  "train_loss": float(np.mean(losses)) if losses else None, "val_loss": val})
@@ -191,6 +197,15 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
         write_model(out / MODEL_FILE, bundle())
     distributed.barrier()
     return _summary(cfg, stopped, progress, out)
+
+
+def _mirrors(cfg: TrainConfig, store, data) -> Mirrors | None:
+    """The mirrors acting on the task's standardised training samples, or None (no augmentation)."""
+    if cfg.task not in MIRROR_TASKS or not cfg.mirror:
+        return None
+    mirrors = store_mirrors(store.source, store.station_xy, store.grid, store.time.shape[0], cfg.task,
+                            store.frequency.shape[0])
+    return mirrors.standardised(data.input_norm.mean, data.input_norm.std) if cfg.task == "inverse_spatial" else mirrors
 
 
 def _agree(flag, dev) -> bool:
@@ -226,12 +241,28 @@ def _checkpoint(net, spec, optimizer, scheduler, progress, cfg, data) -> dict:
     return {"model": net.state_dict(), "spec": spec.to_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "progress": asdict(progress), "rng": rng_states(), "config": asdict(cfg),
-            "input_norm": data.input_norm.to_dict(), "target_norm": data.target_norm.to_dict()}
+            "input_norm": data.input_norm.to_dict(), "target_norm": data.target_norm.to_dict(),
+            "world_size": _world_size()}
+
+
+def _world_size() -> int:
+    """The number of processes of this run (the launcher's variables: surrogate.distributed)."""
+    return distributed.read_placement().world_size
 
 
 def _resume(ckpt, net, optimizer, scheduler, cfg) -> Progress:
+    """Progress of the checkpoint, its state loaded into net, optimizer, scheduler and the RNGs.
+
+    Only a run with as many processes as wrote the checkpoint resumes (its batch rounding, sampler
+    shards and per-rank random streams depend on the count); another count is refused with one line,
+    and so is a checkpoint that records no count (written before checkpoints recorded it)."""
     if ckpt["config"]["task"] != cfg.task:
         raise SurrogateInputError(f"checkpoint is for task {ckpt['config']['task']}, not {cfg.task}")
+    written, world = ckpt.get("world_size"), _world_size()
+    if written != world:
+        by = f"was written by {written} processes" if written else "records no process count (an older one)"
+        raise SurrogateInputError(f"checkpoint {cfg.task}/checkpoint.pt {by}; this run has {world}: resume it "
+                                  f"with {written or 'the same number of'} processes, or delete it to start afresh")
     net.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
