@@ -15,12 +15,11 @@ rule confirm:
         "results/confirm/{id}.json",
     threads: SIMULATE["tasks"]  # one core per rank, as simulate_fem
     resources:
-        mpi=SIMULATE["mpi"],
-        tasks=SIMULATE["tasks"],
-        mem_mb_per_cpu=SIMULATE["mem_mb_per_task"],
+        **mpi_resources(SIMULATE),  # as simulate_fem (common.smk)
         runtime=SIMULATE["runtime_min"],
     params:
         env=threads_env(1),
+        mpirun=mpi_launch(SIMULATE),
         stem="results/confirm/{id}",
         tolerance=config["evaluate"]["tolerance_m"],
     conda:
@@ -33,7 +32,7 @@ rule confirm:
         "status=0; python -m surrogate confirm {input.observed} {input.estimate} -o {params.stem}.yaml > {log} 2>&1"
         " || status=$?;"
         " if [ $status -eq 0 ]; then"
-        "   {params.env} {resources.mpi} -n {resources.tasks} python -m fem run {params.stem}.yaml"
+        "   {params.env} {params.mpirun} python -m fem run {params.stem}.yaml"
         "   -o {params.stem}.h5 >> {log} 2>&1"
         "   && python -m surrogate misfit {input.observed} {params.stem}.h5 --estimate {input.estimate}"
         "   --tolerance {params.tolerance} -o {output} >> {log} 2>&1;"

@@ -24,12 +24,11 @@ if CHUNK == 1:
         # the Slurm profile's cpus_per_task takes precedence on a cluster).
         threads: SIMULATE["tasks"]
         resources:
-            mpi=SIMULATE["mpi"],
-            tasks=SIMULATE["tasks"],
-            mem_mb_per_cpu=SIMULATE["mem_mb_per_task"],
+            **mpi_resources(SIMULATE),  # --ntasks=simulate.tasks (one rank included), see common.smk
             runtime=SIMULATE["runtime_min"],
         params:
             env=threads_env(1),
+            mpirun=mpi_launch(SIMULATE),  # `srun -n TASKS` or `mpiexec -n TASKS`
         conda:
             "../envs/pipeline.yaml"
         log:
@@ -37,7 +36,7 @@ if CHUNK == 1:
         benchmark:
             "results/benchmarks/simulate/{set}/{id}.tsv"
         shell:
-            "{params.env} {resources.mpi} -n {resources.tasks} python -m fem run {input.scenario}"
+            "{params.env} {params.mpirun} python -m fem run {input.scenario}"
             " --mesh {input.mesh} -o {output} > {log} 2>&1"
 
 else:
@@ -62,15 +61,14 @@ else:
                 threads: SIMULATE["tasks"]  # one core per rank, as simulate_fem
                 resources:
                     **{
-                        "mpi": SIMULATE["mpi"],
-                        "tasks": SIMULATE["tasks"],
-                        "mem_mb_per_cpu": SIMULATE["mem_mb_per_task"],
+                        **mpi_resources(SIMULATE),  # as simulate_fem
                         # runtime_min is per model: a chunk may simulate all of its models
                         "runtime": SIMULATE["runtime_min"] * len(ids),
                         **profile_resources("simulate_chunk"),
                     },
                 params:
                     env=threads_env(1),
+                    mpirun=mpi_launch(SIMULATE),
                     cache=SIMULATION_CACHE,
                     solver=SOLVER_SOURCE,
                 conda:
@@ -82,7 +80,7 @@ else:
                 shell:
                     "{params.env} python workflow/scripts/simulate_chunk.py --scenarios {input} --outputs {output}"
                     " --cache {params.cache} --solver {params.solver}"
-                    " -- {resources.mpi} -n {resources.tasks} python -m fem run --quiet > {log} 2>&1"
+                    " -- {params.mpirun} python -m fem run --quiet > {log} 2>&1"
 
 
 if config["engine"] == "surrogate":
@@ -122,12 +120,11 @@ if config["engine"] == "auto":
             set="new",
         threads: SIMULATE["tasks"]
         resources:
-            mpi=SIMULATE["mpi"],
-            tasks=SIMULATE["tasks"],
-            mem_mb_per_cpu=SIMULATE["mem_mb_per_task"],
+            **mpi_resources(SIMULATE),  # --ntasks=simulate.tasks (one rank included), see common.smk
             runtime=SIMULATE["runtime_min"],
         params:
             env=threads_env(1),
+            mpirun=mpi_launch(SIMULATE),  # `srun -n TASKS` or `mpiexec -n TASKS`
             model=lambda wildcards, input: os.path.dirname(input.network),
         conda:
             "../envs/pipeline.yaml"
@@ -139,5 +136,5 @@ if config["engine"] == "auto":
             "if python -m surrogate check {input.scenario} --model {params.model} > {log} 2>&1; then"
             " python -m surrogate predict {input.scenario} --model {params.model} -o {output} >> {log} 2>&1;"
             " else status=$?; [ $status -eq 3 ] || exit $status;"
-            " {params.env} {resources.mpi} -n {resources.tasks} python -m fem run {input.scenario}"
+            " {params.env} {params.mpirun} python -m fem run {input.scenario}"
             " -o {output} >> {log} 2>&1; fi"

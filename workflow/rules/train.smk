@@ -3,6 +3,16 @@
 # output (Snakemake empties outputs before running a job): a retried or requeued job finds
 # it and resumes. The folder name carries a hash of the settings, so a changed setting
 # starts afresh; a new data set removes them all (dataset.smk).
+#
+# Stops, as in slurm/train_ddp.sbatch: SIGTERM (Slurm's preemption or time-limit signal, passed on
+# by torchrun/srun) makes the trainer write its checkpoint and exit non-zero (surrogate.cli.UNFINISHED,
+# 75; the launcher may turn it into its own non-zero status), as does --max-steps. The `&&` chain then
+# stops before the copy: the output is never published from an unfinished network, Snakemake removes
+# whatever of it exists and records the job as failed, and the checkpoint stays in {params.work}
+# (not an output, so Snakemake leaves it alone). The retry (restart-times in slurm/profile) or the
+# Slurm requeue (slurm-requeue) runs the same command, which resumes from the checkpoint; it must
+# run with the same number of processes (resources.tasks): another number is refused with one line
+# in the log (delete the checkpoint to start afresh).
 
 
 rule train:
@@ -22,13 +32,10 @@ rule train:
         seed=TRAIN["seed"],
     threads: TRAIN["tasks"]  # one core per DDP process locally (see simulate.smk)
     resources:
-        # Named `mpi` because the Slurm plugin then runs the command in the batch step
-        # itself (not in a one-task srun step), where srun can start all the tasks.
-        mpi=TRAIN["launcher"],
-        tasks=TRAIN["tasks"],
-        nodes=TRAIN["nodes"],
-        gpu=TRAIN["gpus"],
-        mem_mb_per_cpu=TRAIN["mem_mb_per_task"],
+        # nodes x processes (one per GPU), cpus_per_task each, memory per node (common.smk).
+        # `mpi` (the launcher; "" for one process) makes the Slurm plugin run the command in the
+        # batch step itself (not in a one-task srun step), where srun can start all the tasks.
+        **train_geometry(TRAIN, config["slurm"]["gpu_type"]),
         runtime=TRAIN["runtime_min"],
     conda:
         "../envs/pipeline.yaml"
@@ -41,5 +48,6 @@ rule train:
         " python -m surrogate train --store {input.store} --task {wildcards.network} --out {params.work}"
         " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.learning_rate}"
         " --patience {params.patience} --seed {params.seed} > {log} 2>&1"
+        # only a finished training (exit status 0) gets here
         " && rm -rf {output}.part && cp -r {params.work}/{wildcards.network} {output}.part"
         " && mv {output}.part {output}"

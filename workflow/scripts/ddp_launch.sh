@@ -9,10 +9,22 @@
 #             rendezvous at the first node of the allocation (env://)
 #   mpiexec   N ranks; MPICH's PMI_RANK/PMI_SIZE give the ranks (one node)
 #
+#   ddp_launch.sh [LAUNCHER] 1 -- python -m surrogate train ...
+#
+# One process (N 1; the workflow leaves LAUNCHER empty then, as the Slurm plugin refuses
+# an `mpi` job of one task, so the shell passes just `1`): the command itself, no launcher.
+#
 # The training script reads RANK/LOCAL_RANK/WORLD_SIZE, so it is the same for all.
 set -euo pipefail
-launcher=$1; n=$2; shift 2
+if [[ ${1:-} =~ ^[0-9]+$ ]]; then launcher=""; n=$1; shift 1
+else launcher=${1:-}; n=${2:-}; shift 2 || true; fi
+[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "ddp_launch.sh: usage: ddp_launch.sh [LAUNCHER] N -- COMMAND (N >= 1)" >&2; exit 2; }
 [[ ${1:-} == -- ]] && shift
+if [[ -z $launcher ]]; then
+    [[ $n == 1 ]] || { echo "ddp_launch.sh: $n processes need a launcher (torchrun, srun or mpiexec)" >&2; exit 2; }
+    export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+    exec "$@"
+fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 case $launcher in
