@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from fem.atomic import atomic_path
 from fem.mesh import Mesh
 from fem.model import ModelError
 from fem.scenario import Scenario, load_yaml
@@ -32,15 +32,9 @@ def mesh_fingerprint(scenario: Scenario) -> str:
 
 def save_mesh(path: str | Path, mesh: Mesh, scenario: Scenario) -> None:
     """Write the mesh with the scenario's fingerprint, atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, points=mesh.points, cells=mesh.cells, layer=mesh.layer,
-                                fingerprint=np.array(mesh_fingerprint(scenario)))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path, suffix=".part") as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, points=mesh.points, cells=mesh.cells, layer=mesh.layer,
+                            fingerprint=np.array(mesh_fingerprint(scenario)))
 
 
 def load_mesh(path: str | Path, scenario: Scenario) -> Mesh:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from fem.atomic import atomic_path
 
 ENGINES = ("fem", "surrogate")
 
@@ -46,23 +47,18 @@ def write_result(path: str | Path, result: Result, attrs: dict | None = None) ->
                          f"velocity {result.velocity.shape}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("receivers/xyz", data=result.xyz.astype(np.float64))
-            f.create_dataset("receivers/t", data=result.t.astype(np.float64))
-            f.create_dataset("receivers/velocity", data=result.velocity.astype(np.float32))
-            f.attrs["scenario"] = result.scenario
-            f.attrs["engine"] = result.engine
-            f.attrs["version"] = package_version()
-            f.attrs["ranks"] = int(result.ranks)
-            f.attrs["dofs"] = int(result.dofs)
-            f.attrs["wall_seconds"] = float(result.wall_seconds)
-            for key, value in (attrs or {}).items():
-                f.attrs[key] = value
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("receivers/xyz", data=result.xyz.astype(np.float64))
+        f.create_dataset("receivers/t", data=result.t.astype(np.float64))
+        f.create_dataset("receivers/velocity", data=result.velocity.astype(np.float32))
+        f.attrs["scenario"] = result.scenario
+        f.attrs["engine"] = result.engine
+        f.attrs["version"] = package_version()
+        f.attrs["ranks"] = int(result.ranks)
+        f.attrs["dofs"] = int(result.dofs)
+        f.attrs["wall_seconds"] = float(result.wall_seconds)
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
 
 
 def read_result(path: str | Path) -> Result:

@@ -20,6 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from fem.atomic import atomic_path, write_text_atomic
 from fem.mesh import Mesh
 
 #: XDMF's 10-node tetrahedron takes the edges (0,1),(1,2),(2,0),(0,3),(1,3),(2,3) (VTK's
@@ -45,8 +46,7 @@ def write_xdmf(path: str | os.PathLike, mesh: Mesh,
     times = np.asarray(times if times is not None else [], dtype=np.float64)
     _check_shapes(mesh, point_data, snapshots, times)
 
-    tmp_h5 = h5_path.with_name(f".{h5_path.name}.{os.getpid()}.tmp")
-    with h5py.File(tmp_h5, "w") as h5:
+    with atomic_path(h5_path) as tmp_h5, h5py.File(tmp_h5, "w") as h5:
         cells = mesh.cells if mesh.cells.shape[1] == 4 else mesh.cells[:, GMSH_TO_XDMF_TET10]
         h5["mesh/points"] = np.asarray(mesh.points, dtype=np.float64)
         h5["mesh/cells"] = np.asarray(cells, dtype=np.int64)
@@ -56,7 +56,6 @@ def write_xdmf(path: str | os.PathLike, mesh: Mesh,
         for name, series in snapshots.items():
             for k in range(times.size):
                 h5[f"snapshots/{name}/{k:05d}"] = series[k]
-    os.replace(tmp_h5, h5_path)
 
     root = ET.Element("Xdmf", Version="3.0")
     domain = ET.SubElement(root, "Domain")
@@ -70,12 +69,8 @@ def write_xdmf(path: str | os.PathLike, mesh: Mesh,
     else:
         _grid(domain, "mesh", mesh, h5_path.name, point_data)
     ET.indent(root)
-    tmp_xdmf = xdmf_path.with_name(f".{xdmf_path.name}.{os.getpid()}.tmp")
-    with open(tmp_xdmf, "w", encoding="utf-8") as f:
-        f.write('<?xml version="1.0" ?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n')
-        f.write(ET.tostring(root, encoding="unicode"))
-        f.write("\n")
-    os.replace(tmp_xdmf, xdmf_path)
+    write_text_atomic(xdmf_path, '<?xml version="1.0" ?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n'
+                      + ET.tostring(root, encoding="unicode") + "\n")
     return xdmf_path, h5_path
 
 

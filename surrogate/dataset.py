@@ -20,16 +20,16 @@ run that does not is refused with its file named.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
 import numpy as np
+from fem.atomic import atomic_path
 from fem.scenario import load_yaml
 
 from surrogate.errors import SurrogateInputError
-from surrogate.resultfile import atomic_h5, read_result
+from surrogate.resultfile import read_result
 from surrogate.scenario import (Scenario, layer_table, parse_scenario, receiver_grid, same_source, source_text,
                                 station_xy, surface_elevations)
 from surrogate.spectra import Band, log_amplitude_spectra
@@ -94,34 +94,29 @@ def build_store(runs: list[tuple[str | Path | None, str | Path]], out_path: str 
     source_yaml = source_text(first[0])
     m, r, n_t = len(runs), xy.shape[0], t.shape[0]
     n_b, n_l = len(first[0].model.surfaces) - 1, first[0].model.n_layers
-    tmp = atomic_h5(out_path)
-    try:
-        with h5py.File(tmp, "w") as f:
-            spectra = f.create_dataset("spectra", (m, r, 3, band.n), "f4", chunks=(1, r, 3, band.n))
-            velocity = f.create_dataset("velocity", (m, r, 3, n_t), "f4", chunks=(1, r, 3, n_t))
-            ground = f.create_dataset("ground_elevation", (m, r), "f8")
-            bound = f.create_dataset("boundary_elevation", (m, n_b, r), "f8")
-            layers = f.create_dataset("layers", (m, n_l, 4), "f8")
-            str_t = h5py.string_dtype()
-            prov_file = f.create_dataset("provenance/result_file", (m,), str_t)
-            prov_text = f.create_dataset("provenance/scenario", (m,), str_t)
-            for i, run in enumerate(runs):   # one ground model at a time keeps memory flat
-                scenario, rec, name = first if i == 0 else _load_run(*run)
-                _check_same_acquisition(name, scenario, rec, xy, t, source_yaml, n_b, n_l)
-                spectra[i] = log_amplitude_spectra(rec.velocity, float(t[1] - t[0]), band)
-                velocity[i] = rec.velocity
-                ground[i], bound[i] = boundary_targets(scenario, xy)
-                layers[i] = layer_table(scenario)
-                prov_file[i], prov_text[i] = str(Path(name).resolve()), scenario.text
-            f["station_xy"], f["frequency"], f["time"] = xy, band.frequencies(), t
-            f["split"] = split_models(m, fractions, seed)
-            nx, ny = receiver_grid(first[0])
-            f.attrs.update(grid_nx=nx, grid_ny=ny, output_dt=float(t[1] - t[0]),
-                           source=source_yaml, band=[band.f_min, band.f_max, band.n], seed=seed)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
+        spectra = f.create_dataset("spectra", (m, r, 3, band.n), "f4", chunks=(1, r, 3, band.n))
+        velocity = f.create_dataset("velocity", (m, r, 3, n_t), "f4", chunks=(1, r, 3, n_t))
+        ground = f.create_dataset("ground_elevation", (m, r), "f8")
+        bound = f.create_dataset("boundary_elevation", (m, n_b, r), "f8")
+        layers = f.create_dataset("layers", (m, n_l, 4), "f8")
+        str_t = h5py.string_dtype()
+        prov_file = f.create_dataset("provenance/result_file", (m,), str_t)
+        prov_text = f.create_dataset("provenance/scenario", (m,), str_t)
+        for i, run in enumerate(runs):   # one ground model at a time keeps memory flat
+            scenario, rec, name = first if i == 0 else _load_run(*run)
+            _check_same_acquisition(name, scenario, rec, xy, t, source_yaml, n_b, n_l)
+            spectra[i] = log_amplitude_spectra(rec.velocity, float(t[1] - t[0]), band)
+            velocity[i] = rec.velocity
+            ground[i], bound[i] = boundary_targets(scenario, xy)
+            layers[i] = layer_table(scenario)
+            prov_file[i], prov_text[i] = str(Path(name).resolve()), scenario.text
+        f["station_xy"], f["frequency"], f["time"] = xy, band.frequencies(), t
+        f["split"] = split_models(m, fractions, seed)
+        nx, ny = receiver_grid(first[0])
+        f.attrs.update(grid_nx=nx, grid_ny=ny, output_dt=float(t[1] - t[0]),
+                       source=source_yaml, band=[band.f_min, band.f_max, band.n], seed=seed)
     return Path(out_path)
 
 

@@ -7,13 +7,12 @@ of a data set share one acquisition and one source.
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from fem.atomic import write_text_atomic  # re-exported: surrogate modules import it from here
 from fem.model import GroundModel, Surface
 from surrogate.distribution import Distribution, draw_surfaces
 from surrogate.errors import SurrogateInputError
@@ -114,12 +113,3 @@ def scenario_with_boundaries(scenario_text: str, control, names: tuple[str, ...]
 def _elevation_yaml(control: np.ndarray):
     """A flat (1x1) control grid as a number, a grid as rows of numbers rounded to 0.1 mm."""
     return round(float(control[0, 0]), 4) if control.size == 1 else np.round(control, 4).tolist()
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write text to a temporary file beside `path`, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-    return path

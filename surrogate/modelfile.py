@@ -33,7 +33,6 @@ reads it.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fem.atomic import atomic_path
 from surrogate.errors import SurrogateInputError
 
 NAME = "model.npz"
@@ -70,16 +70,11 @@ def write_model(path: str | Path, model: ModelFile) -> None:
     if unknown:
         raise ValueError(f"unknown optional model arrays {', '.join(unknown)} (known: {', '.join(OPTIONAL)})")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     entries = {"meta": np.array(json.dumps(model.meta)), **{k: np.asarray(model.arrays[k]) for k in ARRAYS},
                **{k: np.asarray(v) for k, v in model.optional.items()},
                **{WEIGHT + k: np.asarray(v, dtype=np.float32) for k, v in model.weights.items()}}
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **entries)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **entries)
 
 
 @contextmanager

@@ -6,13 +6,12 @@ fem.result's reader ignores it, so every reader of result files still reads them
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from fem.atomic import atomic_path
 from fem.result import Result, write_result
 from fem.result import read_result as fem_read_result
 from surrogate.errors import SurrogateInputError
@@ -49,15 +48,11 @@ def write_surrogate_result(path: str | Path, result: Result, attrs: dict | None 
         return
     if velocity_std.shape != result.velocity.shape:
         raise ValueError(f"velocity_std {velocity_std.shape} differs from velocity {result.velocity.shape}")
-    tmp = atomic_h5(path)
-    try:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
         write_result(tmp, result, attrs)
         with h5py.File(tmp, "a") as f:
             f.create_dataset(VELOCITY_STD, data=np.asarray(velocity_std, dtype=np.float32))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def read_velocity_std(path: str | Path) -> np.ndarray | None:
@@ -66,30 +61,16 @@ def read_velocity_std(path: str | Path) -> np.ndarray | None:
         return f[VELOCITY_STD][...] if VELOCITY_STD in f else None
 
 
-def atomic_h5(path: str | Path) -> str:
-    """A temporary file name beside `path` (same folder, so the final os.replace is atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    return tmp
-
-
 def write_estimate(path: str | Path, xyz: np.ndarray, boundary_elevation: np.ndarray, attrs: dict,
                    extra: dict[str, np.ndarray] | None = None) -> None:
     """Write an estimate file: receivers/xyz (R, 3) and boundaries/elevation (B, R) float64, m.
 
     `extra` adds more datasets by path (e.g. a second estimate, control-grid elevations).
     """
-    tmp = atomic_h5(path)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f["receivers/xyz"] = xyz.astype(np.float64)
-            f["boundaries/elevation"] = boundary_elevation.astype(np.float64)
-            for key, value in (extra or {}).items():
-                f[key] = np.asarray(value, dtype=np.float64)
-            f.attrs.update(attrs)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f["receivers/xyz"] = xyz.astype(np.float64)
+        f["boundaries/elevation"] = boundary_elevation.astype(np.float64)
+        for key, value in (extra or {}).items():
+            f[key] = np.asarray(value, dtype=np.float64)
+        f.attrs.update(attrs)

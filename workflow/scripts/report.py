@@ -16,11 +16,9 @@ import base64
 import csv
 import html
 import json
-import os
 import platform
 import subprocess
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import numpy as np
 
 # Run as a file by the workflow: make this checkout's fem/ and surrogate/ importable, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from fem.atomic import write_text_atomic  # noqa: E402  (after the path above)
 
 #: Published fraction of boundary elevations within 2 m (Yamaguchi et al., ICCS 2020): two input sets.
 PUBLISHED_MARKS = {"published, input set 1": 0.891, "published, input set 2": 0.994}
@@ -187,10 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                   args.config.read_text(), {"host": platform.node(), **versions()},
                   confirmation_rows(args.confirm))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.output.parent, prefix=f".{args.output.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(page)
-    os.replace(tmp, args.output)
+    write_text_atomic(args.output, page)
     return 0
 
 

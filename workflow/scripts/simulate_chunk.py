@@ -37,6 +37,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# Run as a file by the workflow: make this checkout's fem/ importable, installed or not.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from fem.atomic import atomic_path  # noqa: E402  (after the path above)
+
 
 def solver_digest(folders: list[Path]) -> str:
     """sha256 over the relative path and bytes of every *.py under the solver's folders."""
@@ -56,13 +60,11 @@ def cache_key(scenario_text: bytes, solver: str) -> str:
 def place(source: Path, output: Path) -> None:
     """Put source at output atomically: a hard link (no copy), or a copy where links are refused;
     stamped now, so that Snakemake sees the output newer than its scenario."""
-    part = output.with_name(f".{output.name}.{os.getpid()}.part")
-    part.unlink(missing_ok=True)
-    try:
-        os.link(source, part)
-    except OSError:
-        shutil.copyfile(source, part)
-    os.replace(part, output)
+    with atomic_path(output, suffix=".part") as part:
+        try:
+            os.link(source, part)
+        except OSError:
+            shutil.copyfile(source, part)
     now = time.time()
     os.utime(output, (now, now))
 
