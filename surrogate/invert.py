@@ -6,7 +6,8 @@ Two estimates (DESIGN.md, Replacement):
   station records and ground elevation and gives each boundary's elevation per station;
 * optimised (optional): the network's estimate, fitted onto the control grid,
   starts a descent of the waveform misfit through the forward surrogate
-  (surrogate.optimise).
+  (surrogate.optimise): the first trained of features.FORWARD_TASKS (the
+  spatial network where trained, else the point-wise one).
 The network estimate comes with its standard deviation (boundaries/elevation_std:
 the spread of the trained inverse networks through select's calibration,
 surrogate.uncertainty; NaN where `select` has not run); with --optimise it is
@@ -26,7 +27,7 @@ import numpy as np
 from surrogate.errors import SurrogateInputError
 from surrogate.generate import SURFACE_NAMES, scenario_with_boundaries, write_text_atomic
 from surrogate.ensemble import calibration, candidate_estimates, candidates, load_inverse, network_spread, selection
-from surrogate.features import inverse_inputs, waveform_components
+from surrogate.features import FORWARD_TASKS, inverse_inputs, waveform_components
 from surrogate.guard import ATTRIBUTE, check_record, feature_flag
 from surrogate.inference import find_model, load_trained
 from surrogate.optimise import fit_control_grid, interpolation_matrix, optimise_boundaries
@@ -68,13 +69,15 @@ def invert(result_path: str | Path, model_dir: str | Path, out_path: str | Path,
         weights = interpolation_matrix(model.x, model.y, shape, rec.xyz[:, :2])
         control = fit_control_grid(weights, by_network).reshape(-1, *shape)
         if optimise:
-            forward = load_trained(find_model(model_dir, ("forward",)))
+            forward = load_trained(find_model(model_dir, FORWARD_TASKS))   # the spatial network where trained
             if not same_source(scenario, forward.source):
                 raise SurrogateInputError(f"{result_path}: its source differs from the forward surrogate's")
-            grid = optimise_boundaries(forward, rec.velocity, rec.xyz[:, 2], layer_table(scenario), weights, control)
+            grid = optimise_boundaries(forward, rec.velocity, rec.xyz[:, 2], layer_table(scenario), weights, control,
+                                       xy=rec.xyz[:, :2])
             estimate, control = grid.elevation, grid.control
             extra["boundaries/elevation_optimised"] = grid.elevation
-            summary.update(optimised=True, misfit_start=grid.start_misfit, misfit_final=grid.misfit)
+            summary.update(optimised=True, forward_network=forward.spec.task, misfit_start=grid.start_misfit,
+                           misfit_final=grid.misfit)
         extra["boundaries/control_grid"] = control
         if confirm_scenario:
             names = tuple(s.name for s in model.surfaces[1:]) or SURFACE_NAMES[1:]

@@ -9,12 +9,18 @@ mean over stations, components and samples,
 
     J(c) = mean((f(ground, ground - W c, layers) - v_obs)^2) / s^2,
 
-(s: the network's waveform scale, so J is a squared relative misfit) and Adam
-descends it from a starting grid (e.g. the inverse network's estimate fitted
-onto the grid). Ground and layer properties are known; only the boundaries move.
+and Adam descends it from a starting grid (e.g. the inverse network's estimate
+fitted onto the grid). Either forward network serves:
+* `forward` (point-wise MLP): every station, s its one waveform RMS, so J is a
+  squared relative misfit;
+* `forward_spatial` (U-Net over the receiver grid): the grid stations (the first
+  nx*ny; the depth maps are the rows of W of those stations times c), s the RMS
+  of each component (its target normaliser, surrogate.taskdata.component_rms),
+  so the cross components count as much as the driven one, as in its training.
+Ground and layer properties are known; only the boundaries move.
 The network knows nothing outside the depths it was trained on, so after each
 step every boundary's control values are projected into its training depth
-range (mean +- 3 std of the depth feature, below the mean station ground).
+range (mean +- 3 std of the depth feature/channel, below the mean station ground).
 """
 from __future__ import annotations
 
@@ -25,7 +31,9 @@ import torch
 
 from fem.model import Surface
 from surrogate.errors import SurrogateInputError
+from surrogate.features import forward_spatial_inputs, forward_spatial_targets
 from surrogate.inference import Trained
+from surrogate.normalise import standardise
 
 
 @dataclass(frozen=True)
@@ -55,31 +63,38 @@ def fit_control_grid(weights: np.ndarray, station_elevation: np.ndarray) -> np.n
 
 
 def optimise_boundaries(forward: Trained, observed: np.ndarray, ground: np.ndarray, layers: np.ndarray,
-                        weights: np.ndarray, start: np.ndarray, steps: int = 200, lr: float = 0.2) -> GridEstimate:
+                        weights: np.ndarray, start: np.ndarray, steps: int = 200, lr: float = 0.2,
+                        xy: np.ndarray | None = None) -> GridEstimate:
     """Descend J from the control grid `start` (B, rows, cols) m; observed (R, 3, T) m/s, ground (R,) m, layers (L, 4).
 
     lr is in metres per Adam step (Adam's steps are about lr in size whatever the gradient scale).
+    The spatial forward network reads the first nx*ny stations as its training grid; xy (R, 2) m,
+    where given, is checked against that grid. The returned elevation is W c at all R stations.
     """
     if observed.shape[-1] * 3 != forward.spec.n_outputs:
         raise SurrogateInputError(f"observations have {observed.shape[-1]} samples, the forward surrogate "
                                   f"{forward.spec.n_outputs // 3}")
-    f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)
+    f32 = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)   # noqa: E731
     w, g = f32(weights), f32(ground)
     mean_in, std_in = f32(forward.input_norm.mean), f32(forward.input_norm.std)
-    scale = float(forward.target_norm.std[0])               # one RMS for all waveform samples (taskdata)
-    target = f32(observed.reshape(observed.shape[0], -1) / scale)
-    props = f32(layers.reshape(1, -1)).expand(g.shape[0], -1)
     n_b = start.shape[0]
-    depth_lo = torch.clamp(mean_in[1:1 + n_b] - 3 * std_in[1:1 + n_b], min=0.0)   # features.forward_inputs order
+    # depth feature/channel of each boundary: 1..B in features.forward_inputs and forward_spatial_inputs alike
+    depth_lo = torch.clamp(mean_in[1:1 + n_b] - 3 * std_in[1:1 + n_b], min=0.0)
     depth_hi = mean_in[1:1 + n_b] + 3 * std_in[1:1 + n_b]
     lowest, highest = (g.mean() - depth_hi)[:, None], (g.mean() - depth_lo)[:, None]
     control = torch.tensor(start.reshape(n_b, -1), dtype=torch.float32)
     control = torch.maximum(torch.minimum(control, highest), lowest).requires_grad_(True)
+    if forward.spec.task == "forward_spatial":
+        misfit = _spatial_misfit(forward, observed, ground, layers, weights, start, xy, control)
+    else:
+        scale = float(forward.target_norm.std[0])               # one RMS for all waveform samples (taskdata)
+        target = f32(observed.reshape(observed.shape[0], -1) / scale)
+        props = f32(layers.reshape(1, -1)).expand(g.shape[0], -1)
 
-    def misfit() -> torch.Tensor:
-        depth = g[:, None] - (w @ control.T)                                  # (R, B) m below the ground
-        x = (torch.cat([g[:, None], depth, props], dim=1) - mean_in) / std_in  # features.forward_inputs
-        return ((forward.net(x) - target) ** 2).mean()
+        def misfit() -> torch.Tensor:
+            depth = g[:, None] - (w @ control.T)                                  # (R, B) m below the ground
+            x = (torch.cat([g[:, None], depth, props], dim=1) - mean_in) / std_in  # features.forward_inputs
+            return ((forward.net(x) - target) ** 2).mean()
 
     forward.net.requires_grad_(False)
     optimiser = torch.optim.Adam([control], lr=lr)
@@ -96,3 +111,33 @@ def optimise_boundaries(forward: Trained, observed: np.ndarray, ground: np.ndarr
         final = float(misfit())
     c = control.detach().double().numpy()
     return GridEstimate(c.reshape(start.shape), c @ weights.T, final, first)
+
+
+def _spatial_misfit(forward: Trained, observed: np.ndarray, ground: np.ndarray, layers: np.ndarray,
+                    weights: np.ndarray, start: np.ndarray, xy: np.ndarray | None, control: torch.Tensor):
+    """J(control) through the forward_spatial U-Net: its standardised grid output against the grid records
+    standardised with its target normaliser, mean over grid stations, components and samples."""
+    nx, ny = forward.grid
+    n = nx * ny
+    if n == 0 or observed.shape[0] < n or weights.shape[0] < n or ground.shape[0] < n:
+        raise SurrogateInputError(f"the spatial forward network needs the training grid of {nx}x{ny} stations first")
+    if xy is not None and not np.allclose(xy[:n], forward.station_xy[:n], atol=1e-6):
+        raise SurrogateInputError(f"the spatial forward network needs the training grid of {nx}x{ny} stations first")
+    f32 = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)   # noqa: E731
+    n_b = start.shape[0]
+    # every channel but the depths is fixed: build them as predict_velocity does, with the start's depths
+    start_elevation = start.reshape(n_b, -1) @ weights.T
+    fixed = f32(forward_spatial_inputs(ground, start_elevation, layers, forward.station_xy, forward.grid))
+    mean_in = f32(forward.input_norm.mean)[:, None, None]
+    std_in = f32(forward.input_norm.std)[:, None, None]
+    target = f32(standardise(forward_spatial_targets(observed[None].astype(np.float64), forward.grid),
+                             forward.target_norm))                                      # (1, 3T, ny, nx)
+    w, g = f32(weights[:n]), f32(ground[:n])
+
+    def misfit() -> torch.Tensor:
+        depth = g[:, None] - (w @ control.T)                                 # (nx*ny, B) m below the ground
+        maps = depth.T.reshape(n_b, ny, nx)                                  # features.to_grid: station iy*nx + ix
+        x = torch.cat([fixed[:1], maps, fixed[1 + n_b:]], dim=0)             # features.forward_spatial_inputs
+        return ((forward.net(((x - mean_in) / std_in)[None]) - target) ** 2).mean()
+
+    return misfit
