@@ -10,7 +10,7 @@ mean over stations, components and samples,
     J(c) = mean((f(ground, ground - W c, layers) - v_obs)^2) / s^2,
 
 and Adam descends it from a starting grid (e.g. the inverse network's estimate
-fitted onto the grid). Either forward network serves:
+fitted onto the grid), keeping the grid of the lowest misfit it meets. Either forward network serves:
 * `forward` (point-wise MLP): every station, s its one waveform RMS, so J is a
   squared relative misfit;
 * `forward_spatial` (U-Net over the receiver grid): the grid stations (the first
@@ -100,17 +100,21 @@ def optimise_boundaries(forward: Trained, observed: np.ndarray, ground: np.ndarr
     optimiser = torch.optim.Adam([control], lr=lr)
     with torch.no_grad():
         first = float(misfit())
-    for _ in range(steps):
+    # Adam's steps are ~lr whatever the gradient: keep the grid of the lowest misfit met, not the last
+    best, best_control = first, control.detach().clone()
+    for step in range(steps + 1):
         optimiser.zero_grad()
         loss = misfit()
+        if float(loss) < best:
+            best, best_control = float(loss), control.detach().clone()
+        if step == steps:
+            break
         loss.backward()
         optimiser.step()
         with torch.no_grad():
             control.copy_(torch.maximum(torch.minimum(control, highest), lowest))
-    with torch.no_grad():
-        final = float(misfit())
-    c = control.detach().double().numpy()
-    return GridEstimate(c.reshape(start.shape), c @ weights.T, final, first)
+    c = best_control.double().numpy()
+    return GridEstimate(c.reshape(start.shape), c @ weights.T, best, first)
 
 
 def _spatial_misfit(forward: Trained, observed: np.ndarray, ground: np.ndarray, layers: np.ndarray,
