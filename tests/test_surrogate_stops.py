@@ -160,3 +160,10 @@ def test_resume_with_another_process_count_is_refused(store, tmp_path):
     with pytest.raises(SurrogateInputError, match="records no process count.*this run has 1"):
         train(TrainConfig(task="inverse_pointwise", epochs=2, batch_size=32, **{**LONG, "hidden": (32, 32)}),
               store, tmp_path)
+
+    # a checkpoint of another network shape (e.g. the defaults changed between the runs): refused too
+    torch.save(state, path)
+    with pytest.raises(SurrogateInputError, match="holds another network"):
+        train(TrainConfig(task="inverse_pointwise", epochs=2, batch_size=32, **{**LONG, "hidden": (16, 16)}),
+              store, tmp_path)
+    assert not (tmp_path / "inverse_pointwise" / "model.npz").exists()
