@@ -18,7 +18,9 @@ Tasks:
   the waveforms of all three components (`inverse_components`). On 3D ground
   the cross components are what the lateral structure scatters out of the
   driven one; a network that sees the neighbours can place that structure,
-  where the point-wise network only reads them as noise (above).
+  where the point-wise network only reads them as noise (above). It trains on
+  random mirror images of the samples and estimates as the mean over the four
+  mirror images of the records (surrogate.mirror, surrogate.inference.mirror_mean).
 * `forward`: one station's local ground model: ground elevation, boundary
   depths and all layer properties (1 + B + 4L); target its velocity (3T), m/s,
   scaled by one RMS so that the loss is a relative waveform misfit.

@@ -105,8 +105,8 @@ def optimise_boundaries(forward: Trained, observed: np.ndarray, ground: np.ndarr
     for step in range(steps + 1):
         optimiser.zero_grad()
         loss = misfit()
-        if float(loss) < best:
-            best, best_control = float(loss), control.detach().clone()
+        if loss.item() < best:
+            best, best_control = loss.item(), control.detach().clone()
         if step == steps:
             break
         loss.backward()

@@ -14,6 +14,11 @@ scattered by the slopes of the boundaries around a station. Replicate padding
 treats the edge as the edge. Resolution independence, the FNO's selling point,
 is not used: the grid is fixed per store. (neuraloperator is not a dependency;
 an FNO becomes worth it on grids of 32+ stations per side.)
+
+Each station's channels first pass a per-station MLP of 1 x 1 convolutions (`lift`
+hidden widths, then `width`): the spatial inverse's stations carry 400 channels
+(spectra and three waveforms), which one linear layer of 32 compressed too hard
+(surrogate.train TASK_LIFT).
 """
 from __future__ import annotations
 
