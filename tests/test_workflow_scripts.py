@@ -70,20 +70,33 @@ def test_stage_times_sum_the_benchmark_files(tmp_path):
     assert times["train"]["total_s"] == 7.0
 
 
-def test_inversion_score_counts_estimates_within_tolerance(tmp_path):
-    from surrogate.dataset import boundary_targets
-    from surrogate.scenario import load_scenario
-    scn = tmp_path / "s.yaml"
-    scn.write_text(scenario.scenario_text(BASE, 1, 0, False, {}))
-    xy = np.array([[20.0, 30.0], [100.0, 100.0], [150.0, 60.0], [190.0, 190.0]])
-    truth = np.asarray(boundary_targets(load_scenario(scn), xy)[1])            # (2, 4)
-    offsets = np.array([[0.5, -1.9, 2.5, 0.0], [-3.0, 1.0, 0.1, -2.1]])         # 5 of 8 within 2 m
-    with h5py.File(tmp_path / "e.h5", "w") as f:
-        f["receivers/xyz"] = np.c_[xy, np.zeros(4)]
-        f["boundaries/elevation"] = truth + offsets
-    (row,) = report.inversion_scores([tmp_path / "e.h5"], [scn], 2.0)
-    assert row["within_tolerance"] == 5 / 8
-    assert np.isclose(row["rmse_m"], np.sqrt((offsets ** 2).mean())) and np.isclose(row["max_error_m"], 3.0)
+def test_report_shows_the_boundary_errors_of_the_confirm_json_not_its_own(tmp_path):
+    # The confirm stage scores each estimate once (surrogate.confirm.boundary_error); the report
+    # reads those numbers. Deliberately odd values: any recomputation would not give them.
+    for stem in ("n000", "n001"):
+        with h5py.File(tmp_path / f"{stem}.h5", "w") as f:
+            f["receivers/xyz"] = np.zeros((4, 3))
+            f["boundaries/elevation"] = np.zeros((2, 4))
+    (tmp_path / "n000.json").write_text(json.dumps({
+        "observed_engine": "fem", "relative_l2": {"x": 0.1, "y": 0.2, "z": 0.3, "all": 0.2},
+        "gof": {"mean": 7.5, "min": 6.0},
+        "boundary_error": {"rmse_m": 1.2345, "max_m": 6.789, "within_tolerance": 0.4321, "tolerance_m": 2.5}}))
+    rows = report.inversion_scores([tmp_path / "n000.json"], [tmp_path / "n000.h5", tmp_path / "n001.h5"])
+    assert rows[0] == {"model": "n000", "stations": 4, "within_tolerance": 0.4321, "rmse_m": 1.2345,
+                       "max_error_m": 6.789, "tolerance_m": 2.5}
+    assert rows[1]["model"] == "n001" and "no confirm JSON" in rows[1]["within_tolerance"]
+
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"boundary_elevation": {"within_tolerance": 0.5, "tolerance_m": 2.0}}))
+    config = tmp_path / "config.yaml"
+    config.write_text("engine: fem\n")
+    out = tmp_path / "index.html"
+    assert report.main(["--metrics", str(metrics), "--benchmarks", str(tmp_path / "none"), "--config", str(config),
+                        "--estimates", str(tmp_path / "n000.h5"), str(tmp_path / "n001.h5"),
+                        "--confirm", str(tmp_path / "n000.json"), "-o", str(out)]) == 0
+    inversion = out.read_text().split("<h2>Inversion of the new models</h2>")[1].split("<h2>")[0]
+    for text in ("n000", "0.4321", "1.234", "6.789", "2.5", "n001", "not confirmed (no confirm JSON)"):
+        assert text in inversion
 
 
 def test_report_page_holds_scores_marks_times_and_provenance(tmp_path):

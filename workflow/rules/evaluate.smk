@@ -1,5 +1,11 @@
 # Stage 6, evaluate: scores of the trained networks on the held-out test models
-# (metrics.json) and the plots, both in results/evaluation/.
+# (metrics.json) and the plots, both in results/evaluation/. surrogate.evaluate writes the
+# boundary plots whenever an inverse network is trained (always: the config schema asks for
+# one) and waveforms.png only where a forward network is trained, so that one is declared only then.
+
+EVALUATION_PLOTS = ["boundary_errors.png", "boundary_maps.png"] + (
+    ["waveforms.png"] if any(n in TRAIN["networks"] for n in ("forward", "forward_spatial")) else []
+)
 
 
 rule evaluate:
@@ -9,8 +15,10 @@ rule evaluate:
         choice="results/surrogate/inverse.json",
     output:
         metrics="results/evaluation/metrics.json",
+        plots=expand("results/evaluation/{plot}", plot=EVALUATION_PLOTS),
     params:
         model=lambda wildcards, input: os.path.dirname(input.networks[0]),
+        out=lambda wildcards, output: os.path.dirname(output.metrics),
         tolerance=config["evaluate"]["tolerance_m"],
     conda:
         "../envs/pipeline.yaml"
@@ -20,4 +28,4 @@ rule evaluate:
         "results/benchmarks/evaluate/evaluate.tsv"
     shell:
         "python -m surrogate evaluate --store {input.store} --model {params.model}"
-        " --tolerance {params.tolerance} --out results/evaluation > {log} 2>&1"
+        " --tolerance {params.tolerance} --out {params.out} > {log} 2>&1"

@@ -9,6 +9,8 @@ rule invert:
         choice="results/surrogate/inverse.json",
     output:
         "results/inversion/{id}.h5",
+    params:
+        model=lambda wildcards, input: os.path.dirname(input.networks[0]),
     conda:
         "../envs/pipeline.yaml"
     log:
@@ -16,4 +18,4 @@ rule invert:
     benchmark:
         "results/benchmarks/invert/{id}.tsv"
     shell:
-        "python -m surrogate invert {input.observed} --model results/surrogate -o {output} > {log} 2>&1"
+        "python -m surrogate invert {input.observed} --model {params.model} -o {output} > {log} 2>&1"

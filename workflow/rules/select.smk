@@ -9,6 +9,8 @@ rule select:
         networks=expand("results/surrogate/{network}", network=INVERSE_NETWORKS),
     output:
         "results/surrogate/inverse.json",
+    params:
+        model=lambda wildcards, input: os.path.dirname(input.networks[0]),
     conda:
         "../envs/pipeline.yaml"
     log:
@@ -16,4 +18,4 @@ rule select:
     benchmark:
         "results/benchmarks/select/select.tsv"
     shell:
-        "python -m surrogate select --store {input.store} --model results/surrogate > {log} 2>&1"
+        "python -m surrogate select --store {input.store} --model {params.model} > {log} 2>&1"

@@ -93,6 +93,8 @@ if config["engine"] == "surrogate":
             "results/simulations/{set}/{id}.h5",
         wildcard_constraints:
             set="new",
+        params:
+            model=lambda wildcards, input: os.path.dirname(input.network),
         conda:
             "../envs/pipeline.yaml"
         log:
@@ -100,7 +102,7 @@ if config["engine"] == "surrogate":
         benchmark:
             "results/benchmarks/simulate/{set}/{id}.tsv"
         shell:
-            "python -m surrogate predict {input.scenario} --model results/surrogate -o {output} > {log} 2>&1"
+            "python -m surrogate predict {input.scenario} --model {params.model} -o {output} > {log} 2>&1"
 
 
 if config["engine"] == "auto":

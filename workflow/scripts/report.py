@@ -3,11 +3,13 @@
 Sections: headline scores against the published marks, every metric of
 metrics.json, the evaluation plots (PNG, embedded), the inversion of the "new"
 models and its FEM confirmation (results/confirm/ID.json: which engine produced the
-observation, misfit per component and GOF of the FEM run on the estimate, boundary error), run times per stage from Snakemake's benchmark files, and provenance
-(config, package versions, host, git commit).
+observation, misfit per component and GOF of the FEM run on the estimate, boundary error;
+the boundary errors are read from there, not recomputed), run times per stage from
+Snakemake's benchmark files (whichever are there), and provenance (config, package
+versions, host, git commit).
 
-    python workflow/scripts/report.py --metrics M.json --plots DIR --benchmarks DIR \
-        --config CONFIG.yaml [--estimates E.h5 ... --scenarios S.yaml ...] [--confirm C.json ...] -o index.html
+    python workflow/scripts/report.py --metrics M.json [--plots P.png ...] --benchmarks DIR \
+        --config CONFIG.yaml [--estimates E.h5 ...] [--confirm C.json ...] -o index.html
 """
 from __future__ import annotations
 
@@ -21,8 +23,6 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-
-import numpy as np
 
 # Run as a file by the workflow: make this checkout's fem/ and surrogate/ importable, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -56,23 +56,37 @@ def stage_times(benchmark_dir: Path) -> list[dict]:
              "peak_rss_mb": max(m for _, m in v)} for s, v in stages.items()]
 
 
-def inversion_scores(estimates: list[Path], scenarios: list[Path], tolerance_m: float) -> list[dict]:
-    """Per inverted model: fraction of boundary elevations within tolerance_m of the scenario's truth."""
-    import h5py
-    from surrogate.dataset import boundary_targets
-    from surrogate.scenario import load_scenario
+def inversion_scores(confirm: list[Path], estimates: list[Path] = ()) -> list[dict]:
+    """Per inverted model: stations, and the boundary error of its estimate (fraction of boundary
+    elevations within tolerance, RMSE, max error, tolerance) as the confirm stage scored it
+    (surrogate.confirm.boundary_error, results/confirm/ID.json): read, not recomputed.
 
-    rows = []
-    for est_path, scn_path in zip(estimates, scenarios):
-        with h5py.File(est_path, "r") as f:
-            xyz = f["receivers/xyz"][...]
-            estimate = f["boundaries/elevation"][...]          # (B, R) m
-        truth = np.asarray(boundary_targets(load_scenario(scn_path), xyz[:, :2])[1])  # (B, R) m
-        error = np.abs(estimate - truth)
-        rows.append({"model": est_path.stem, "stations": xyz.shape[0],
-                     "within_tolerance": float((error < tolerance_m).mean()),
-                     "rmse_m": float(np.sqrt((error ** 2).mean())), "max_error_m": float(error.max())})
-    return rows
+    Models are matched by file stem. An estimate without a confirm JSON (the confirm stage did not
+    run for it) or a JSON without a boundary error (its observation records no scenario, so there
+    is no truth) says so in place of the numbers."""
+    import h5py
+
+    rows: dict[str, dict] = {}
+    for path in estimates:
+        with h5py.File(path, "r") as f:
+            stations = int(f["receivers/xyz"].shape[0])
+        rows[path.stem] = {"model": path.stem, "stations": stations}
+    found = {path.stem: json.loads(path.read_text()) for path in confirm}
+    for stem in found:
+        rows.setdefault(stem, {"model": stem, "stations": "unknown"})
+    for stem, row in rows.items():
+        if stem not in found:
+            why = "not confirmed (no confirm JSON)"
+            row |= {"within_tolerance": why, "rmse_m": why, "max_error_m": why, "tolerance_m": why}
+            continue
+        error = found[stem].get("boundary_error")
+        if not error:
+            why = "unknown (observation records no scenario)"
+            row |= {"within_tolerance": why, "rmse_m": why, "max_error_m": why, "tolerance_m": why}
+            continue
+        row |= {"within_tolerance": error["within_tolerance"], "rmse_m": error["rmse_m"],
+                "max_error_m": error["max_m"], "tolerance_m": error["tolerance_m"]}
+    return list(rows.values())
 
 
 def confirmation_rows(confirm: list[Path]) -> list[dict]:
@@ -148,7 +162,10 @@ def render(metrics: dict, plots: list[Path], times: list[dict], inversion: list[
         "<h2>All metrics (metrics.json)</h2>", _table(flatten(metrics), ["metric", "value"]),
         "<h2>Plots</h2>", images or "<p>none</p>",
         "<h2>Inversion of the new models</h2>",
-        _table(inversion, ["model", "stations", "within tolerance", "RMSE (m)", "max error (m)"]) if inversion
+        "<p>Boundary error of each estimate against the observed scenario's surfaces at the stations, "
+        "as the confirm stage scored it (results/confirm/ID.json).</p>"
+        + _table(inversion, ["model", "stations", "within tolerance", "RMSE (m)", "max error (m)", "tolerance (m)"])
+        if inversion
         else "<p>no inversion in this run</p>",
         "<h2>FEM confirmation of the estimates</h2>",
         "<p>The observed scenario with the estimated boundaries, run with the FEM: relative L2 misfit per "
@@ -169,20 +186,17 @@ def render(metrics: dict, plots: list[Path], times: list[dict], inversion: list[
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--metrics", type=Path, required=True, help="metrics.json of the evaluate stage")
-    p.add_argument("--plots", type=Path, required=True, help="folder of PNG plots")
-    p.add_argument("--benchmarks", type=Path, required=True, help="folder of Snakemake benchmark files, one subfolder per stage")
+    p.add_argument("--plots", type=Path, nargs="*", default=[], help="PNG plots of the evaluate stage")
+    p.add_argument("--benchmarks", type=Path, required=True,
+                   help="folder of Snakemake benchmark files, one subfolder per stage (read if there)")
     p.add_argument("--config", type=Path, required=True, help="the run's configuration (YAML)")
     p.add_argument("--estimates", type=Path, nargs="*", default=[], help="estimate files of the invert stage")
-    p.add_argument("--scenarios", type=Path, nargs="*", default=[], help="true scenarios of the estimates, same order")
-    p.add_argument("--confirm", type=Path, nargs="*", default=[], help="misfit files (JSON) of the confirm stage")
-    p.add_argument("--tolerance", type=float, default=2.0, help="inversion tolerance, m")
+    p.add_argument("--confirm", type=Path, nargs="*", default=[],
+                   help="misfit files (JSON) of the confirm stage: the estimates' boundary errors")
     p.add_argument("-o", "--output", type=Path, required=True, help="HTML file to write")
     args = p.parse_args(argv)
-    if len(args.estimates) != len(args.scenarios):
-        print("error: --estimates and --scenarios must pair up", file=sys.stderr)
-        return 2
-    page = render(json.loads(args.metrics.read_text()), sorted(args.plots.glob("*.png")),
-                  stage_times(args.benchmarks), inversion_scores(args.estimates, args.scenarios, args.tolerance),
+    page = render(json.loads(args.metrics.read_text()), sorted(args.plots, key=lambda p: p.name),
+                  stage_times(args.benchmarks), inversion_scores(args.confirm, args.estimates),
                   args.config.read_text(), {"host": platform.node(), **versions()},
                   confirmation_rows(args.confirm))
     args.output.parent.mkdir(parents=True, exist_ok=True)
