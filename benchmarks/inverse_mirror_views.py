@@ -27,8 +27,7 @@ from surrogate.baselines import bootstrap_within  # noqa: E402
 from surrogate.dataset import TEST, TRAIN, VALIDATION, load_store  # noqa: E402
 from surrogate.evaluate import boundary_scores  # noqa: E402
 from surrogate.features import boundary_depth, inverse_components, inverse_inputs, to_grid  # noqa: E402
-from surrogate.inference import find_model, load_trained  # noqa: E402
-from surrogate.mirror import mirror_inputs, mirror_targets, store_mirrors  # noqa: E402
+from surrogate.inference import find_model, load_trained, mirror_views  # noqa: E402
 
 SPLITS = {"train": TRAIN, "validation": VALIDATION, "test": TEST}
 
@@ -46,20 +45,13 @@ def main() -> None:
     models = np.arange(store.split.size) if a.split == "all" else store.models(SPLITS[a.split])
     x = to_grid(inverse_inputs(store.spectra[models], store.velocity[models], store.ground_elevation[models],
                                inverse_components("inverse_spatial", store.source)), store.grid)
-    mirrors = store_mirrors(model.source, model.station_xy, model.grid, model.time.shape[0], "inverse_spatial",
-                            model.frequency.shape[0])
     nx, ny = store.grid
     truth = np.swapaxes(boundary_depth(store.ground_elevation[models], store.boundary_elevation[models]),
                         1, 2)[..., : nx * ny]                                   # (N, B, R) depths at the grid
-    views = {}
-    for axes in ("", "x", "y", "xy"):
-        xi = x
-        for axis in axes:
-            xi = mirror_inputs(xi, axis, mirrors)
-        depth = model(xi)
-        for axis in axes:
-            depth = mirror_targets(depth, axis, mirrors)
-        views[axes or "none"] = depth.reshape(*depth.shape[:2], -1)
+    views = {axes or "none": depth.reshape(*depth.shape[:2], -1)
+             for axes, depth in mirror_views(model, x).items()}
+    if not views:
+        sys.exit("the mirrors do not hold for this network's store (point source or an asymmetric grid)")
     views["mean of the 4"] = np.mean(list(views.values()), axis=0)
     rows = {}
     for name, depth in views.items():

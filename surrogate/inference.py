@@ -170,12 +170,19 @@ def mirror_mean(model: Trained, grid_inputs: np.ndarray) -> np.ndarray:
     of four views). Where the mirrors do not hold (point source, a grid not
     symmetric about its centre) it is the plain estimate.
     """
+    views = mirror_views(model, grid_inputs)
+    return np.mean(list(views.values()), axis=0) if views else model(grid_inputs)
+
+
+def mirror_views(model: Trained, grid_inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """The spatial inverse's (N, B, ny, nx) estimate of each mirror image of the records, mirrored back,
+    by the axes mirrored ("" the plain estimate, "x", "y", "xy"); {} where the mirrors do not hold."""
     try:
         mirrors = store_mirrors(model.source, model.station_xy, model.grid, model.time.shape[0], model.spec.task,
                                 model.frequency.shape[0])
     except SurrogateInputError:
-        return model(grid_inputs)
-    views = []
+        return {}
+    views = {}
     for axes in ("", "x", "y", "xy"):
         x = grid_inputs
         for axis in axes:
@@ -183,8 +190,8 @@ def mirror_mean(model: Trained, grid_inputs: np.ndarray) -> np.ndarray:
         depth = model(x)
         for axis in axes:
             depth = mirror_targets(depth, axis, mirrors)
-        views.append(depth)
-    return np.mean(views, axis=0)
+        views[axes] = depth
+    return views
 
 
 def _off_grid(grid_depth: np.ndarray, model: Trained, xy: np.ndarray) -> np.ndarray:
