@@ -2,7 +2,10 @@
 
 Candidates are each trained inverse network alone and, where more than one is
 trained, the equal-weight mean of their estimates ("ensemble": networks that
-err differently average to a lower variance). `select` scores every candidate
+err differently average to a lower variance). A network may have members: the
+same task trained again with other seeds, in DIR/TASK.K/ beside DIR/TASK/
+(K = 1, 2, ...; the workflow's train.members); its estimate is the mean of its
+members' (a deep ensemble of seeds). `select` scores every candidate
 on the validation split with the loss the networks were trained on (mean over
 boundaries of the squared depth error divided by the variance of that
 boundary's depth over the training models) and records the lowest in
@@ -30,7 +33,7 @@ from surrogate.features import INVERSE_TASKS, boundary_depth, inverse_inputs, wa
 from surrogate.guard import feature_envelope
 from surrogate.generate import write_text_atomic
 from surrogate.inference import Trained, estimate_boundaries, find_model, load_trained
-from surrogate.modelfile import read_meta
+from surrogate.modelfile import NAME, read_meta
 from surrogate import uncertainty
 
 ENSEMBLE = "ensemble"
@@ -42,7 +45,7 @@ ESTIMATORS = (*INVERSE_TASKS, ENSEMBLE)
 @dataclass(frozen=True)
 class InverseEstimator:
     name: str                       #: an inverse task, or "ensemble"
-    members: tuple[Trained, ...]    #: networks whose estimates are averaged (one for a task)
+    members: tuple[Trained, ...]    #: networks whose estimates are averaged (a task's seeds; all tasks' for the ensemble)
 
     @property
     def time(self) -> np.ndarray:
@@ -53,21 +56,46 @@ class InverseEstimator:
         return self.members[0].frequency
 
     def __call__(self, spectra: np.ndarray, velocity: np.ndarray, ground: np.ndarray, xy: np.ndarray) -> np.ndarray:
-        """(N, B, R) boundary elevations, m: the mean of the members' estimate_boundaries."""
-        return np.mean([estimate_boundaries(m, spectra, velocity, ground, xy) for m in self.members], axis=0)
+        """(N, B, R) boundary elevations, m: the mean over tasks of the mean of each task's members'
+        estimate_boundaries (every task weighs the same, however many seeds it has)."""
+        by_task: dict[str, list[np.ndarray]] = {}
+        for m in self.members:
+            by_task.setdefault(m.spec.task, []).append(estimate_boundaries(m, spectra, velocity, ground, xy))
+        return np.mean([np.mean(e, axis=0) for e in by_task.values()], axis=0)
 
 
-def trained_inverse(model_dir: str | Path) -> dict[str, Path]:
-    """model.npz of every inverse task trained in model_dir, in INVERSE_TASKS order."""
+def trained_inverse(model_dir: str | Path) -> dict[str, tuple[Path, ...]]:
+    """model.npz of every member of every inverse task trained in model_dir, in INVERSE_TASKS order."""
     found = {}
     for task in INVERSE_TASKS:
         try:
-            found[task] = find_model(model_dir, (task,))
+            first = find_model(model_dir, (task,))
         except SurrogateInputError:
-            pass
+            continue
+        found[task] = (first, *member_models(model_dir, task))
     if not found:
         raise SurrogateInputError(f"{model_dir}: holds no trained inverse network (run `train` first)")
     return found
+
+
+def member_models(model_dir: str | Path, task: str) -> list[Path]:
+    """model.npz of the task's extra members DIR/TASK.K/ (K = 1, 2, ...), in K order; each checked to be `task`."""
+    out = []
+    for folder in Path(model_dir).glob(f"{task}.*"):
+        k = folder.name[len(task) + 1:]
+        path = folder / NAME
+        if not (k.isdigit() and int(k) > 0 and path.is_file()):
+            continue
+        if read_meta(path)["spec"]["task"] != task:
+            raise SurrogateInputError(f"{path}: a member of {task} holds a network of task {read_meta(path)['spec']['task']}")
+        out.append((int(k), path))
+    return [path for _, path in sorted(out)]
+
+
+def _member_names(paths: dict[str, tuple[Path, ...]]) -> dict[str, Path]:
+    """{TASK or TASK.K: model.npz} of trained_inverse's output."""
+    return {path.parent.name if i else task: path for task, members in paths.items()
+            for i, path in enumerate(members)}
 
 
 def _estimator(name: str, members: tuple[Trained, ...]) -> InverseEstimator:
@@ -80,19 +108,21 @@ def _estimator(name: str, members: tuple[Trained, ...]) -> InverseEstimator:
 
 def candidates(model_dir: str | Path) -> dict[str, InverseEstimator]:
     """Each trained inverse network, and their mean where there are two or more."""
-    nets = {task: load_trained(p) for task, p in trained_inverse(model_dir).items()}
-    out = {task: InverseEstimator(task, (net,)) for task, net in nets.items()}
+    nets = {task: tuple(load_trained(p) for p in paths) for task, paths in trained_inverse(model_dir).items()}
+    out = {task: _estimator(task, members) for task, members in nets.items()}
     if len(nets) > 1:
-        out[ENSEMBLE] = _estimator(ENSEMBLE, tuple(nets.values()))
+        out[ENSEMBLE] = _estimator(ENSEMBLE, tuple(m for members in nets.values() for m in members))
     return out
 
 
 def candidate_estimates(found: dict[str, InverseEstimator], spectra: np.ndarray, velocity: np.ndarray,
                         ground: np.ndarray, xy: np.ndarray) -> dict[str, np.ndarray]:
-    """Each candidate's (N, B, R) estimate; the mean from the networks' own, not computed again."""
+    """Each candidate's (N, B, R) estimate; the ensemble's is the equal-weight mean of the tasks' estimates
+    (each the mean of its members), not computed again."""
     out = {name: est(spectra, velocity, ground, xy) for name, est in found.items() if name != ENSEMBLE}
     if ENSEMBLE in found:
-        out[ENSEMBLE] = np.mean([out[m.spec.task] for m in found[ENSEMBLE].members], axis=0)
+        out[ENSEMBLE] = np.mean([out[task] for task in dict.fromkeys(m.spec.task for m in found[ENSEMBLE].members)],
+                                axis=0)
     return out
 
 
@@ -123,7 +153,7 @@ def select(store_path: str | Path, model_dir: str | Path) -> dict:
     estimates = candidate_estimates(candidates(model_dir), store.spectra[val], store.velocity[val],
                                     store.ground_elevation[val], store.station_xy)
     losses = {name: validation_loss(estimate, store, val) for name, estimate in estimates.items()}
-    paths = trained_inverse(model_dir)
+    paths = _member_names(trained_inverse(model_dir))
     choice = min(losses, key=losses.get)
     spread = network_spread(estimates)
     truth = store.boundary_elevation[val]
@@ -135,8 +165,8 @@ def select(store_path: str | Path, model_dir: str | Path) -> dict:
               "uncertainty": {"method": uncertainty.METHOD, "coverage": uncertainty.COVERAGE,
                               "by_estimator": calibrations},
               "feature_range": feature_envelope(features),
-              "networks": {task: {"path": str(p.relative_to(model_dir)), "sha256": _digest(p)}
-                           for task, p in paths.items()}}
+              "networks": {name: {"path": str(p.relative_to(model_dir)), "sha256": _digest(p)}
+                           for name, p in paths.items()}}
     write_text_atomic(Path(model_dir) / CHOICE_FILE, json.dumps(record, indent=2))
     return record
 
@@ -147,7 +177,7 @@ def chosen(model_dir: str | Path) -> str:
     record = selection(model_dir)
     if record is None:
         paths = trained_inverse(model_dir)
-        return min(paths, key=lambda task: read_meta(paths[task])["best_val"])
+        return min(paths, key=lambda task: read_meta(paths[task][0])["best_val"])
     return record["choice"]
 
 
@@ -169,9 +199,10 @@ def selection(model_dir: str | Path) -> dict | None:
         _, networks = record["choice"], record["networks"]
     except (ValueError, KeyError, TypeError) as exc:
         raise SurrogateInputError(f"{record_path}: not an inverse choice written by `select` ({exc})") from None
-    if set(networks) != set(trained_inverse(model_dir)):
+    held = _member_names(trained_inverse(model_dir))
+    if set(networks) != set(held):
         raise SurrogateInputError(f"{record_path}: chose among {', '.join(networks)}, the folder now holds "
-                                  f"{', '.join(trained_inverse(model_dir))}; run `python -m surrogate select` again")
+                                  f"{', '.join(held)}; run `python -m surrogate select` again")
     for task, net in networks.items():
         path = Path(model_dir) / net["path"]
         if not path.is_file() or _digest(path) != net["sha256"]:
@@ -190,7 +221,7 @@ def load_inverse(model_dir: str | Path, name: str | None = None) -> InverseEstim
         if len(paths) < 2:
             raise SurrogateInputError(f"{model_dir}: an ensemble needs two trained inverse networks, "
                                       f"it holds {', '.join(paths)}")
-        return _estimator(name, tuple(load_trained(p) for p in paths.values()))
+        return _estimator(name, tuple(load_trained(p) for members in paths.values() for p in members))
     if name not in paths:
         raise SurrogateInputError(f"{model_dir}: holds no trained {name} network (run `train` first)")
-    return InverseEstimator(name, (load_trained(paths[name]),))
+    return _estimator(name, tuple(load_trained(p) for p in paths[name]))

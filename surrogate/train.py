@@ -83,6 +83,9 @@ class TrainConfig:
     checkpoint_every: int = 200         #: steps between checkpoints (also at every epoch end)
     max_steps: int = 0                  #: stop (checkpointed) after this global step; 0: no limit
     mirror: bool = True                 #: grid networks: random mirror flips of the training samples
+    #: inverse tasks: "standardised" (each boundary's squared error over its depth variance) or "metres"
+    #: (every boundary's squared error in m^2, scaled by the mean variance); None: the task's (TASK_LOSS)
+    loss: str | None = None
 
 
 #: the per-station lift of each U-Net task unless the config sets one. inverse_spatial's stations carry
@@ -90,6 +93,10 @@ class TrainConfig:
 #: a hidden layer of 256 lowered its validation loss from 0.033 to 0.028 and raised the 3D benchmark's
 #: test score from 92.3 to 93.0 % (benchmarks/README.md). forward_spatial's 25 input maps need none.
 TASK_LIFT = {"inverse_spatial": (256,), "forward_spatial": ()}
+
+#: how the loss weighs the target channels unless the config says (TrainConfig.loss)
+LOSSES = ("standardised", "metres")
+TASK_LOSS = {}
 
 
 @dataclass
@@ -149,6 +156,7 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
     if ckpt_path.is_file():
         progress = _resume(load(ckpt_path), net, spec, optimizer, scheduler, cfg)
     x_train, y_train = torch.from_numpy(data.train.inputs), torch.from_numpy(data.train.targets)
+    weight = loss_weight(cfg, data.target_norm, y_train.ndim).to(dev)
     mirrors = _mirrors(cfg, store, data)
     sampler = DistributedSampler(range(n_train), num_replicas=world, rank=placement.rank, shuffle=True,
                                  seed=cfg.seed, drop_last=True)
@@ -172,7 +180,7 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
                 x, y = map(torch.from_numpy, random_mirrors(x.numpy(), y.numpy(), flips[placement.rank::world],
                                                             mirrors))
             with autocast:
-                loss = torch.nn.functional.mse_loss(model(x.to(dev)).float(), y.to(dev))
+                loss = torch.mean(weight * (model(x.to(dev)).float() - y.to(dev)) ** 2)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -188,7 +196,7 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
                 signalled = _agree(sigterm.received, dev)
                 distributed.barrier()
                 return _summary(cfg, "signal" if signalled else "max_steps", progress, out)
-        val = _validation_loss(model, data.validation, placement, autocast)
+        val = _validation_loss(model, data.validation, placement, autocast, weight)
         progress.history.append({"epoch": progress.epoch, "step": progress.step,
                                  "train_loss": float(np.mean(losses)) if losses else None, "val_loss": val})
         progress.epoch, progress.batch = progress.epoch + 1, 0
@@ -222,8 +230,26 @@ def _agree(flag, dev) -> bool:
     return bool(distributed.all_sum(torch.tensor([1.0 if flag else 0.0], device=dev)).item() > 0)
 
 
-def _validation_loss(model, val, placement, autocast) -> float:
-    """Mean squared error (standardised) over the whole validation split, shared across ranks."""
+def loss_weight(cfg: TrainConfig, target_norm, ndim: int) -> torch.Tensor:
+    """Per-channel weight of the standardised squared error, shaped to broadcast over (N, C, ...) targets.
+
+    "metres" (inverse tasks) weighs each boundary's error by its depth variance over the mean variance:
+    the loss is then the squared error in m^2 (over a constant), as the +-2 m score counts it, instead of
+    favouring the boundary whose depth varies least."""
+    kind = cfg.loss or TASK_LOSS.get(cfg.task, "standardised")
+    if kind not in LOSSES:
+        raise SurrogateInputError(f"train: unknown loss '{kind}'; choose one of {', '.join(LOSSES)}")
+    std = np.asarray(target_norm.std, dtype=np.float64).reshape(-1)
+    if kind == "standardised" or cfg.task not in ("inverse_pointwise", "inverse_spatial"):
+        if kind == "metres":
+            raise SurrogateInputError(f"train: loss 'metres' is for the inverse tasks, not {cfg.task}")
+        return torch.ones(())
+    w = std ** 2 / np.mean(std ** 2)
+    return torch.tensor(w, dtype=torch.float32).reshape(1, -1, *([1] * (ndim - 2)))
+
+
+def _validation_loss(model, val, placement, autocast, weight) -> float:
+    """Mean (weighted: loss_weight) squared error over the whole validation split, shared across ranks."""
     model.eval()
     mine = np.array_split(np.arange(val.inputs.shape[0]), placement.world_size)[placement.rank]
     dev = placement.device
@@ -233,7 +259,7 @@ def _validation_loss(model, val, placement, autocast) -> float:
             if len(chunk):
                 with autocast:
                     pred = model(torch.from_numpy(val.inputs[chunk]).to(dev)).float()
-                err = (pred - torch.from_numpy(val.targets[chunk]).to(dev)) ** 2
+                err = (weight * (pred - torch.from_numpy(val.targets[chunk]).to(dev)) ** 2).expand_as(pred)
                 total += torch.stack([err.sum().double(), torch.tensor(err.numel(), dtype=torch.float64, device=dev)])
     total = distributed.all_sum(total)
     return float(total[0] / total[1])

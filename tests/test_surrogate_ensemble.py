@@ -131,3 +131,38 @@ def test_a_stale_or_impossible_choice_is_one_clear_line(trained, tmp_path, capsy
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], (args, lines)
     assert not out.exists() and not (tmp_path / "ev" / "metrics.json").exists()
+
+
+def test_a_network_with_seed_members_estimates_their_mean_and_select_guards_each(trained, tmp_path, capsys):
+    """DIR/inverse_spatial.1/ (the same task, another seed) joins inverse_spatial: its estimate is the two
+    networks' mean, the ensemble still weighs the two tasks equally, and select records and checks both."""
+    tmp, runs = trained
+    model = tmp_path / "model"
+    shutil.copytree(tmp / "model", model)
+    train(TrainConfig(task="inverse_spatial", seed=1, **QUICK), tmp / "store.h5", tmp_path / "seed1")
+    shutil.copytree(tmp_path / "seed1" / "inverse_spatial", model / "inverse_spatial.1")
+    store = load_store(tmp / "store.h5")
+    test = store.models(TEST)
+    one = {name: estimate_boundaries(load_trained(model / name / "model.npz"), *_inputs(store, test))
+           for name in ("inverse_pointwise", "inverse_spatial", "inverse_spatial.1")}
+    assert not np.allclose(one["inverse_spatial"], one["inverse_spatial.1"])
+    found = candidates(model)
+    assert set(found) == {*INVERSE, ENSEMBLE} and len(found["inverse_spatial"].members) == 2
+    spatial = (one["inverse_spatial"] + one["inverse_spatial.1"]) / 2
+    np.testing.assert_allclose(found["inverse_spatial"](*_inputs(store, test)), spatial, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(found[ENSEMBLE](*_inputs(store, test)), (spatial + one["inverse_pointwise"]) / 2,
+                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(load_inverse(model, "inverse_spatial")(*_inputs(store, test)), spatial, atol=1e-9)
+    record = select(tmp / "store.h5", model)
+    assert set(record["networks"]) == {*INVERSE, "inverse_spatial.1"}
+    # a member retrained since select is refused like a network
+    saved = read_model(model / "inverse_spatial.1/model.npz")
+    saved.meta["step"] += 1
+    write_model(model / "inverse_spatial.1/model.npz", saved)
+    assert main(["invert", str(runs[1][1]), "--model", str(model), "-o", str(tmp_path / "e.h5")]) == 2
+    assert "inverse_spatial.1 was retrained or removed since" in capsys.readouterr().err
+    # a member folder holding another task is refused
+    shutil.rmtree(model / "inverse_spatial.1")
+    shutil.copytree(tmp / "model" / "inverse_pointwise", model / "inverse_spatial.1")
+    with pytest.raises(Exception, match="a member of inverse_spatial holds a network of task inverse_pointwise"):
+        candidates(model)

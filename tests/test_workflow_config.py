@@ -116,6 +116,22 @@ def test_chunk_with_engine_surrogate_chunks_only_the_data_set(tmp_path):
     assert chunked_jobs(jobs, "simulate") == N_DATA // 4 and jobs["simulate_surrogate"] == N_NEW
 
 
+def test_members_train_each_inverse_network_again_with_the_next_seeds(tmp_path):
+    """train.members 3: inverse network T is trained three times (seeds 5, 6, 7; T, T.1, T.2, each in its own
+    checkpoint folder), select and invert read all members, the forward network is trained once."""
+    (tmp_path / "members.yaml").write_text("train: {members: 3, seed: 5}\n")
+    proc = snakemake("-n", "-p", "--forceall", "--cores", "2", "--configfile", str(tmp_path / "members.yaml"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert planned_jobs(proc)["train"] == 3 + 1
+    commands = [line for line in proc.stdout.splitlines() if "python -m surrogate train" in line]
+    for k, name in enumerate(("inverse_pointwise", "inverse_pointwise.1", "inverse_pointwise.2")):
+        line = next(c for c in commands if f"results/surrogate/{name}.part " in c)
+        assert "--task inverse_pointwise " in line and f"--seed {5 + k} " in line
+        assert (f"/member{k}/inverse_pointwise " if k else "/inverse_pointwise ") in line.split("cp -r", 1)[1]
+    forward = [c for c in commands if "--task forward " in c]
+    assert len(forward) == 1 and "--seed 5 " in forward[0]
+
+
 @pytest.mark.parametrize("bad, named", [
     ("simulate: {tasks: two}\n", "['simulate']['properties']['tasks']"),
     ("simulate: {chunk: 0}\n", "['simulate']['properties']['chunk']"),

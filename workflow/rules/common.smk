@@ -18,6 +18,10 @@ SETS = {
 }
 TRAIN = config["train"]
 INVERSE_NETWORKS = [n for n in TRAIN["networks"] if n.startswith("inverse")]
+# A deep ensemble of seeds (train.members): member K > 0 of inverse network T is T trained again with
+# seed train.seed + K, in results/surrogate/T.K; T's estimate is the mean of its members (surrogate.ensemble).
+INVERSE_MEMBERS = INVERSE_NETWORKS + [f"{n}.{k}" for n in INVERSE_NETWORKS for k in range(1, TRAIN["members"])]
+TRAINED_NETWORKS = TRAIN["networks"] + INVERSE_MEMBERS[len(INVERSE_NETWORKS):]
 # The forward network `predict` uses (surrogate.features.FORWARD_TASKS): the field-to-field one
 # (forward_spatial: all three components of every station) where it is trained.
 FORWARD_NETWORK = "forward_spatial" if "forward_spatial" in TRAIN["networks"] else "forward"
@@ -29,6 +33,19 @@ TRAINING_DIR = "results/training"
 TRAIN_KEY = hashlib.sha1(json.dumps({k: TRAIN[k] for k in ("epochs", "batch_size", "grid_batch_size", "learning_rate",
                                                               "patience", "seed", "tasks")},
                                     sort_keys=True).encode()).hexdigest()[:12]
+
+
+def member_index(wildcards):
+    """K of network TASK.K (member K of a seed ensemble, train.members), 0 for TASK itself."""
+    return int(wildcards.network.split(".")[1]) if "." in wildcards.network else 0
+
+
+def train_work_dir(wildcards):
+    """The checkpoint folder of a training job: one per settings key, a sub-folder per extra member."""
+    k = member_index(wildcards)
+    return os.path.join(TRAINING_DIR, TRAIN_KEY, *([f"member{k}"] if k else []))
+
+
 THREADS_ENV = "OMP_NUM_THREADS={t} OPENBLAS_NUM_THREADS={t} MKL_NUM_THREADS={t}"
 # Models per job in the models and simulate stages (config simulate.chunk); 1: one job per model.
 CHUNK = config["simulate"]["chunk"]

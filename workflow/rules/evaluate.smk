@@ -11,7 +11,7 @@ EVALUATION_PLOTS = ["boundary_errors.png", "boundary_maps.png"] + (
 rule evaluate:
     input:
         store="results/dataset/store.h5",
-        networks=expand("results/surrogate/{network}", network=TRAIN["networks"]),
+        networks=expand("results/surrogate/{network}", network=TRAINED_NETWORKS),
         choice="results/surrogate/inverse.json",
     output:
         metrics="results/evaluation/metrics.json",

@@ -5,7 +5,7 @@
 rule invert:
     input:
         observed="results/simulations/new/{id}.h5",
-        networks=expand("results/surrogate/{network}", network=INVERSE_NETWORKS),
+        networks=expand("results/surrogate/{network}", network=INVERSE_MEMBERS),
         choice="results/surrogate/inverse.json",
     output:
         "results/inversion/{id}.h5",

@@ -6,7 +6,7 @@
 rule select:
     input:
         store="results/dataset/store.h5",
-        networks=expand("results/surrogate/{network}", network=INVERSE_NETWORKS),
+        networks=expand("results/surrogate/{network}", network=INVERSE_MEMBERS),
     output:
         "results/surrogate/inverse.json",
     params:

@@ -21,15 +21,18 @@ rule train:
     output:
         directory("results/surrogate/{network}"),
     wildcard_constraints:
-        network="inverse_pointwise|inverse_spatial|forward_spatial|forward",
+        # TASK, or TASK.K: member K of a deep ensemble of seeds (train.members, common.smk)
+        network=r"(inverse_pointwise|inverse_spatial|forward_spatial|forward)(\.[1-9][0-9]*)?",
     params:
-        work=lambda wildcards: f"{TRAINING_DIR}/{TRAIN_KEY}",
+        task=lambda wildcards: wildcards.network.split(".")[0],
+        work=train_work_dir,
         epochs=TRAIN["epochs"],
         # the U-Nets' samples are whole station grids (one per ground model), not stations
-        batch_size=lambda wildcards: TRAIN["grid_batch_size" if wildcards.network in GRID_NETWORKS else "batch_size"],
+        batch_size=lambda wildcards: TRAIN["grid_batch_size" if wildcards.network.split(".")[0] in GRID_NETWORKS
+                                           else "batch_size"],
         learning_rate=TRAIN["learning_rate"],
         patience=TRAIN["patience"],
-        seed=TRAIN["seed"],
+        seed=lambda wildcards: TRAIN["seed"] + member_index(wildcards),
     threads: TRAIN["tasks"]  # one core per DDP process locally (see simulate.smk)
     resources:
         # nodes x processes (one per GPU), cpus_per_task each, memory per node (common.smk).
@@ -45,9 +48,9 @@ rule train:
         "results/benchmarks/train/{network}.tsv"
     shell:
         "workflow/scripts/ddp_launch.sh {resources.mpi} {resources.tasks} --"
-        " python -m surrogate train --store {input.store} --task {wildcards.network} --out {params.work}"
+        " python -m surrogate train --store {input.store} --task {params.task} --out {params.work}"
         " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.learning_rate}"
         " --patience {params.patience} --seed {params.seed} > {log} 2>&1"
         # only a finished training (exit status 0) gets here
-        " && rm -rf {output}.part && cp -r {params.work}/{wildcards.network} {output}.part"
+        " && rm -rf {output}.part && cp -r {params.work}/{params.task} {output}.part"
         " && mv {output}.part {output}"
