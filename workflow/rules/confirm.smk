@@ -20,7 +20,7 @@ rule confirm:
     params:
         env=threads_env(1),
         mpirun=mpi_launch(SIMULATE),
-        stem="results/confirm/{id}",
+        stem=lambda wildcards, output: os.path.splitext(output[0])[0],  # ID.yaml and ID.h5 beside ID.json
         tolerance=config["evaluate"]["tolerance_m"],
     conda:
         "../envs/pipeline.yaml"
