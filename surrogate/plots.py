@@ -70,3 +70,21 @@ def waveform_overlay(path: Path, t: np.ndarray, pred: np.ndarray, ref: np.ndarra
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def training_curves(path, histories: dict[str, list[dict]]) -> None:
+    """Training and validation loss per epoch of each network (its model.npz meta["history"]), log scale;
+    path: a file name or a binary file object (the report embeds the PNG)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (name, history), colour in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"] * 9):
+        epochs = [h["epoch"] + 1 for h in history]
+        train = [np.nan if h.get("train_loss") is None else h["train_loss"] for h in history]
+        ax.plot(epochs, train, "--", color=colour, lw=1, label=f"{name} train")
+        ax.plot(epochs, [h["val_loss"] for h in history], "-", color=colour, lw=1.5, label=f"{name} validation")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (normalised targets)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, format="png")
+    plt.close(fig)

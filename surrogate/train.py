@@ -59,7 +59,7 @@ from surrogate.errors import SurrogateInputError
 from surrogate.features import FORWARD_TASKS, from_grid
 from surrogate.guard import RANGES_KEY, training_ranges
 from surrogate.mirror import TASKS as MIRROR_TASKS, Mirrors, random_mirrors, store_mirrors
-from surrogate.modelfile import NAME as MODEL_FILE, ModelFile, write_model
+from surrogate.modelfile import NAME as MODEL_FILE, ModelFile, read_model, write_model
 from surrogate.nets import NetworkSpec, build_network
 from surrogate.normalise import revert
 from surrogate.taskdata import prepare
@@ -210,8 +210,13 @@ def _train(cfg: TrainConfig, store_path, out: Path, placement) -> dict:
         if progress.since_best >= cfg.patience:
             stopped = "early_stopping"
             break
-    if placement.is_root and not (out / MODEL_FILE).is_file():
-        write_model(out / MODEL_FILE, bundle())
+    if placement.is_root:
+        if (out / MODEL_FILE).is_file():   # the best epoch's network, with the whole run's learning curve
+            best = read_model(out / MODEL_FILE)
+            best.meta["history"] = progress.history
+            write_model(out / MODEL_FILE, best)
+        else:
+            write_model(out / MODEL_FILE, bundle())
     distributed.barrier()
     return _summary(cfg, stopped, progress, out)
 
@@ -312,7 +317,8 @@ def _bundle(net, spec, cfg, data, store, progress, ranges) -> ModelFile:
     """What inference needs: weights, network spec, normalisation, the store's acquisition and training ranges."""
     meta = {"spec": spec.to_dict(), "config": asdict(cfg), "grid": list(store.grid), "source": store.source,
             "n_boundaries": int(store.boundary_elevation.shape[1]), "best_val": progress.best_val,
-            "step": progress.step, "epoch": progress.epoch, RANGES_KEY: ranges}
+            "step": progress.step, "epoch": progress.epoch, RANGES_KEY: ranges,
+            "history": progress.history}   # per-epoch losses (the report's training curves)
     arrays = {"frequency": store.frequency, "time": store.time, "station_xy": store.station_xy,
               "input_norm/mean": data.input_norm.mean, "input_norm/std": data.input_norm.std,
               "target_norm/mean": data.target_norm.mean, "target_norm/std": data.target_norm.std}

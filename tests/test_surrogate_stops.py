@@ -24,6 +24,7 @@ import torch
 from surrogate.cli import UNFINISHED
 from surrogate.dataset import build_store
 from surrogate.errors import SurrogateInputError
+from surrogate.modelfile import read_meta
 from surrogate.spectra import Band
 from surrogate.train import TrainConfig, train
 from tests.surrogate_fem_runs import fem_runs
@@ -103,7 +104,7 @@ def test_rule_publishes_nothing_when_stopped_and_a_rerun_resumes(store, tmp_path
         resources=SimpleNamespace(mpi="torchrun", tasks=1), input=SimpleNamespace(store=store),
         wildcards=SimpleNamespace(network=task), log=log, output=output,
         params=SimpleNamespace(work=work, epochs=RULE_EPOCHS, batch_size=BATCH, learning_rate=1e-3, patience=1000,
-                               seed=0))
+                               seed=0, task=task))
     assert "python -m surrogate train" in command and f"{output}.part {output}" in command
     env = dict(ENV, PATH=f"{Path(sys.executable).parent}:{ENV['PATH']}")   # torchrun of this venv
     proc = subprocess.Popen(["bash", "-c", command], cwd=ROOT, env=env)
@@ -130,6 +131,8 @@ def test_rule_publishes_nothing_when_stopped_and_a_rerun_resumes(store, tmp_path
     final = ckpt(output / "checkpoint.pt")
     assert final["progress"]["step"] == RULE_EPOCHS * 25 and final["progress"]["epoch"] == RULE_EPOCHS
     assert len(final["progress"]["history"]) == RULE_EPOCHS and (output / "model.npz").is_file()
+    # the published network carries the whole run's learning curve, across the stop (the report's curves)
+    assert read_meta(output / "model.npz")["history"] == final["progress"]["history"]
     assert re.search(r'"stopped": "epochs"', text)
 
 
