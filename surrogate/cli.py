@@ -147,8 +147,32 @@ def _misfit(a) -> None:
 
 def _invert(a) -> None:
     from surrogate.invert import invert
-    summary = invert(a.result, a.model, a.output, a.network, a.optimise, a.confirm_scenario)
+    if (a.result is None) == (a.records is None):
+        raise SurrogateInputError("invert: give a result file or --records FILE ... --stations LIST, one of the two")
+    records, name = None, a.result
+    if a.records is not None:
+        from surrogate.ensemble import load_inverse
+        from surrogate.obsio import read_records
+        if a.stations is None:
+            raise SurrogateInputError("invert: --records needs --stations (a plain table or StationXML)")
+        if a.scenario is not None and not Path(a.scenario).is_file():
+            raise SurrogateInputError(f"scenario not found: {a.scenario}")
+        inverse = load_inverse(a.model, a.network)
+        records = read_records(a.records, a.stations, inverse.time, float(inverse.frequency[-1]),
+                               tuple(a.origin) if a.origin else None, a.t0, a.units,
+                               Path(a.scenario).read_text() if a.scenario else "")
+        name = f"records ({len(a.records)} files; stations {a.stations})"
+    elif any(v is not None for v in (a.stations, a.origin, a.t0, a.units, a.scenario)):
+        raise SurrogateInputError("invert: --stations, --origin, --t0, --units and --scenario go with --records")
+    summary = invert(name, a.model, a.output, a.network, a.optimise, a.confirm_scenario, records)
     print(json.dumps(summary))
+
+
+def _export(a) -> None:
+    from surrogate.obsio import export_result
+    from surrogate.resultfile import read_result
+    paths = export_result(read_result(a.result), a.out, a.format, tuple(a.origin) if a.origin else None, a.t0)
+    print(f"wrote {len(paths)} files to {a.out}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -211,8 +235,23 @@ def parser() -> argparse.ArgumentParser:
                    help="predict scenarios whose layer properties, source or sampling lie outside the training "
                         "data too (refused otherwise); the result's attribute out_of_distribution names why")
     r.set_defaults(run=_predict)
-    i = sub.add_parser("invert", help="structure estimate: result file -> estimate file")
-    i.add_argument("result")
+    i = sub.add_parser("invert", help="structure estimate: result file (or miniSEED/SAC records) -> estimate file")
+    i.add_argument("result", nargs="?", help="result file (HDF5, FEM layout); or give --records and --stations")
+    i.add_argument("--records", nargs="+", metavar="FILE",
+                   help="instead: waveform files ObsPy reads (miniSEED, SAC, ...), particle velocity, channels "
+                        "ending in E/N/Z or X/Y/Z (x east, y north, z up); resampled onto the network's time grid "
+                        "(surrogate.obsio)")
+    i.add_argument("--stations", metavar="LIST",
+                   help="with --records: their coordinates, a plain table 'NET.STA x y z [units]' in the model's "
+                        "metres or StationXML (*.xml, with --origin)")
+    i.add_argument("--origin", nargs=2, type=float, metavar=("LAT", "LON"),
+                   help="with StationXML: latitude and longitude of the model's x=0, y=0 (flat-earth projection)")
+    i.add_argument("--t0", metavar="UTC", help="with --records: UTC time of model time 0; default: the latest "
+                                               "trace start is the network's first sample time")
+    i.add_argument("--units", help="with --records: units of records whose station list names none (m/s, cm/s, "
+                                   "mm/s, um/s, nm/s)")
+    i.add_argument("--scenario", metavar="YAML", help="with --records: the scenario they were observed under "
+                                                      "(source check; needed by --optimise, --confirm-scenario)")
     i.add_argument("--model", required=True)
     i.add_argument("--network", choices=("inverse_pointwise", "inverse_spatial", "ensemble"),
                    help="ensemble: the mean of the trained inverse networks; default: the choice `select` "
@@ -228,6 +267,15 @@ def parser() -> argparse.ArgumentParser:
                    help="write the observed scenario with b12/b23 replaced by the estimate, for one FEM run")
     i.add_argument("-o", "--output", required=True)
     i.set_defaults(run=_invert)
+    x = sub.add_parser("export", help="result file (fem run or predict) -> miniSEED or SAC files, one per station "
+                                      "and component, with a station list (surrogate.obsio)")
+    x.add_argument("result", help="result file (HDF5, FEM layout)")
+    x.add_argument("--format", choices=("mseed", "sac"), required=True)
+    x.add_argument("--out", required=True, help="folder for NET.STA..CHA.FORMAT, stations.txt (and stations.xml)")
+    x.add_argument("--origin", nargs=2, type=float, metavar=("LAT", "LON"),
+                   help="also write stations.xml, placing the model's x=0, y=0 at this latitude and longitude")
+    x.add_argument("--t0", default="1970-01-01T00:00:00", metavar="UTC", help="UTC time of the result's time 0")
+    x.set_defaults(run=_export)
     k = sub.add_parser("check", help="ask the out-of-distribution guard about a scenario: prints 'surrogate' and "
                                      f"exits 0 inside the training data, prints 'fem: REASON' and exits {OUTSIDE} "
                                      "outside (any refused or flagged value; engine auto runs the FEM then)")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fem.result import Result
 from surrogate.errors import SurrogateInputError
 from surrogate.generate import SURFACE_NAMES, scenario_with_boundaries, write_text_atomic
 from surrogate.ensemble import calibration, candidate_estimates, candidates, load_inverse, network_spread, selection
@@ -40,9 +41,11 @@ DEFAULT_CONTROL_GRID = (5, 5)
 
 
 def invert(result_path: str | Path, model_dir: str | Path, out_path: str | Path, network: str | None = None,
-           optimise: bool = False, confirm_scenario: str | Path | None = None) -> dict:
-    """Write the estimate file (and optionally a confirmation scenario); return a summary."""
-    rec = read_result(result_path)
+           optimise: bool = False, confirm_scenario: str | Path | None = None, records: Result | None = None) -> dict:
+    """Write the estimate file (and optionally a confirmation scenario); return a summary.
+
+    records: the observations already read (surrogate.obsio: miniSEED, SAC, ...); result_path then only names them."""
+    rec = read_result(result_path) if records is None else records
     inverse = load_inverse(model_dir, network)
     first = inverse.members[0]
     check_record(str(result_path), rec.t, rec.xyz, rec.scenario, first.time, first.station_xy, first.grid,
