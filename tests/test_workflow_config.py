@@ -65,7 +65,10 @@ def test_dry_run_of_shipped_config(config, profile):
     # per new model: its inversion and the FEM's confirmation of it (scenario, FEM run, misfit: one job)
     assert jobs["invert"] == jobs["confirm"] == n_new
     # one of each aggregate stage
-    assert jobs["train"] == len(cfg.get("train", {}).get("networks", ["inverse_pointwise", "forward"]))
+    # one training job per network, and per extra seed member of each inverse network (train.members)
+    networks = cfg.get("train", {}).get("networks", ["inverse_pointwise", "forward"])
+    members = cfg.get("train", {}).get("members", 1)
+    assert jobs["train"] == len(networks) + (members - 1) * sum(n.startswith("inverse") for n in networks)
     assert all(jobs[r] == 1 for r in ("dataset", "select", "evaluate", "report", "all"))
 
 
