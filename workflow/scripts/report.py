@@ -321,7 +321,9 @@ def next_steps(metrics: dict, training: dict[str, dict]) -> list[str]:
     steps = []
     be, gm = metrics.get("boundary_elevation", {}), metrics.get("ground_motion", {})
     if be.get("within_tolerance", 1.0) < INVERSE_TARGET:
-        steps += _levers("Structure estimation", {n: s for n, s in training.items() if n.startswith("inverse")}, be)
+        chosen = be.get("network", "ensemble")   # the estimator scored: its networks (and seed members) only
+        steps += _levers("Structure estimation", {n: s for n, s in training.items() if n.startswith("inverse") and (
+            chosen == "ensemble" or n.split(".")[0] == chosen)}, be)
     if forward_misses(gm):
         steps += _levers("Ground motion", {n: s for n, s in training.items() if n.startswith("forward")}, {})
     return steps
