@@ -64,8 +64,10 @@ UNITS = {"m/s": 1.0, "cm/s": 1e-2, "mm/s": 1e-3, "um/s": 1e-6, "nm/s": 1e-9}
 EARTH_RADIUS_M = 6371000.0
 #: export's network code (FDSN's code for test and temporary data)
 NETWORK = "XX"
-#: file suffix of each export format
-SUFFIX = {"mseed": "mseed", "sac": "sac"}
+#: export formats (also the file suffix)
+FORMATS = ("mseed", "sac")
+#: StationXML azimuth and dip of each exported component letter
+ORIENTATION = {"E": (90.0, 0.0), "N": (0.0, 0.0), "Z": (0.0, -90.0)}
 #: share of a sample step within which a trace counts as on the network's grid / covering its window
 GRID_TOLERANCE = 1e-3
 
@@ -243,8 +245,8 @@ def export_result(result: Result, out_dir: str | Path, fmt: str, origin: tuple[f
 
     t0: the UTC time of the result's time 0."""
     from obspy import Stream, Trace, UTCDateTime
-    if fmt not in SUFFIX:
-        raise SurrogateInputError(f"export format '{fmt}': choose one of {', '.join(SUFFIX)}")
+    if fmt not in FORMATS:
+        raise SurrogateInputError(f"export format '{fmt}': choose one of {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t = result.t
@@ -259,7 +261,7 @@ def export_result(result: Result, out_dir: str | Path, fmt: str, origin: tuple[f
             tr = Trace(np.ascontiguousarray(data, dtype=np.float32),
                        {"network": net, "station": sta, "location": "", "channel": channel, "delta": dt,
                         "starttime": start})
-            path = out_dir / f"{sid}..{channel}.{SUFFIX[fmt]}"
+            path = out_dir / f"{sid}..{channel}.{fmt}"
             with atomic_path(path) as tmp:
                 Stream([tr]).write(str(tmp), format="MSEED" if fmt == "mseed" else "SAC",
                                    **({"encoding": "FLOAT32"} if fmt == "mseed" else {}))
@@ -278,8 +280,7 @@ def _write_stationxml(path: Path, ids: list[str], xyz: np.ndarray, channels: lis
     stations = []
     for sid, (x, y, z) in zip(ids, xyz.tolist()):
         lat, lon = unproject(x, y, origin)
-        orient = {"E": (90.0, 0.0), "N": (0.0, 0.0), "Z": (0.0, -90.0)}
-        chans = [Channel(code, "", lat, lon, z, 0.0, azimuth=orient[code[-1]][0], dip=orient[code[-1]][1],
+        chans = [Channel(code, "", lat, lon, z, 0.0, azimuth=ORIENTATION[code[-1]][0], dip=ORIENTATION[code[-1]][1],
                          sample_rate=rate, calibration_units="M/S") for code in channels]
         stations.append(Station(sid.split(".")[1], lat, lon, z, channels=chans))
     inventory = Inventory([Network(NETWORK, stations=stations)], source="seismic-surrogate export")
