@@ -266,7 +266,7 @@ def _validation_loss(model, val, placement, autocast, weight) -> float:
             if len(chunk):
                 with autocast:
                     pred = model(torch.from_numpy(val.inputs[chunk]).to(dev)).float()
-                err = (weight * (pred - torch.from_numpy(val.targets[chunk]).to(dev)) ** 2).expand_as(pred)
+                err = weight * (pred - torch.from_numpy(val.targets[chunk]).to(dev)) ** 2
                 total += torch.stack([err.sum().double(), torch.tensor(err.numel(), dtype=torch.float64, device=dev)])
     total = distributed.all_sum(total)
     return float(total[0] / total[1])
